@@ -1,0 +1,72 @@
+# muflow: the two entry points are `make run` (the main job) and `make test` (every test).
+# Each installs what it needs: Debian packages, Python environments, the Swift library.
+
+PYTHON ?= python3
+VENV := .venv
+TEST_VENV := .venv-test
+LIB := build/libmuflow.so
+RELEASE_SCRATCH := .build-release
+C_FLAGS := -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude
+CXX_FLAGS := -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude
+APT_PACKAGES := libffi-dev python3-dev valgrind binutils
+RUNTIME_PIP := pydantic numpy
+TEST_PIP := pytest hypothesis pydantic numpy muflow==0.4.0
+VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=1
+
+.PHONY: run test lib system-packages swift-test c-test python-test bench clean
+
+# The packaging build: Swift runtime linked statically, only mf_* exported, and every
+# symbol resolved at link time (-z defs).
+lib: $(LIB)
+$(LIB): Package.swift include/muflow.h tools/exports.map $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
+	swift build -c release --product muflow --scratch-path $(RELEASE_SCRATCH) \
+	    -Xswiftc -static-stdlib -Xswiftc -no-toolchain-stdlib-rpath \
+	    -Xlinker --version-script=$(CURDIR)/tools/exports.map -Xlinker -z -Xlinker defs
+	mkdir -p build
+	cp $(RELEASE_SCRATCH)/release/libmuflow.so $(LIB)
+
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+$(VENV)/.installed: $(LIB) bindings/python/setup.py bindings/python/pyproject.toml $(shell find bindings/python/muflow_native -name '*.py')
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q $(RUNTIME_PIP)
+	MUFLOW_PREBUILT_LIBRARY=$(CURDIR)/$(LIB) $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
+	touch $@
+
+$(TEST_VENV)/.installed: $(LIB) bindings/python/setup.py bindings/python/pyproject.toml $(shell find bindings/python/muflow_native -name '*.py')
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install -q --upgrade pip
+	$(TEST_VENV)/bin/pip install -q $(TEST_PIP)
+	MUFLOW_PREBUILT_LIBRARY=$(CURDIR)/$(LIB) $(TEST_VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
+	touch $@
+
+run: system-packages $(VENV)/.installed
+	$(VENV)/bin/python examples/python/hash_nodes.py
+
+swift-test:
+	swift test
+
+c-test: system-packages $(LIB)
+	mkdir -p build/c
+	for src in Tests/c/*.c; do \
+	    name=$$(basename $$src .c); \
+	    cc $(C_FLAGS) $$src -o build/c/$$name -Lbuild -lmuflow -Wl,-rpath,$(CURDIR)/build || exit 1; \
+	    $(VALGRIND) build/c/$$name > build/c/$$name.out || { cat build/c/$$name.out; exit 1; }; \
+	    echo "ok: $$name under valgrind"; \
+	done
+	c++ $(CXX_FLAGS) -x c++ Tests/c/header_cxx.cpp -o build/c/header_cxx -Lbuild -lmuflow -Wl,-rpath,$(CURDIR)/build
+	build/c/header_cxx
+
+python-test: system-packages $(TEST_VENV)/.installed
+	cd bindings/python && ../../$(TEST_VENV)/bin/python -m pytest -q tests
+
+test: swift-test c-test python-test
+
+bench: $(TEST_VENV)/.installed
+	for b in bench/*/run.py; do $(TEST_VENV)/bin/python $$b || exit 1; done
+
+clean:
+	rm -rf build .build .build-release $(VENV) $(TEST_VENV)

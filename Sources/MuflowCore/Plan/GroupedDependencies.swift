@@ -1,0 +1,136 @@
+/// A plan's edges as node indices, grouped so that a fan-in stays linear in size.
+///
+/// Nodes with the same dependency list (all nodes of one step) form one group; a group
+/// stores its distinct dependencies once. A scheduler keeps one counter per group: when
+/// it reaches zero, every member of the group is ready. Counting through groups costs
+/// O(nodes + distinct group dependencies) for a whole run, not O(edges).
+public struct GroupedDependencies: Sendable {
+    /// The group of each node.
+    public let groupOfNode: [Int32]
+    /// Each group's distinct dependencies, in first-mention order.
+    public let groupDependencies: [[Int32]]
+    /// Each group's nodes, in node order.
+    public let groupMembers: [[Int32]]
+    /// For each node, the groups that depend on it.
+    public let dependentGroups: [[Int32]]
+    private let keys: [JSONString]
+
+    init(nodes: [TaskNode], entryKeys: [JSONString], positions: [HashedKey: Int]) throws {
+        var groupOfNode = [Int32]()
+        groupOfNode.reserveCapacity(nodes.count)
+        var groupDependencies: [[Int32]] = []
+        var groupMembers: [[Int32]] = []
+        var byStorage: [ArrayStorageID: Int32] = [:]
+        var byContent: [HashedKeyList: Int32] = [:]
+        var lastSeenInGroup = [Int32](repeating: -1, count: nodes.count)
+
+        for (index, node) in nodes.enumerated() {
+            let storage = ArrayStorageID(node.dependsOn)
+            var group = storage.flatMap { byStorage[$0] } ?? byContent[HashedKeyList(keys: node.dependsOn)]
+            if group == nil {
+                let newGroup = Int32(groupDependencies.count)
+                var dependencies = [Int32]()
+                for key in node.dependsOn {
+                    guard let position = positions[HashedKey(key)] else {
+                        throw MuflowError(.invalidArgument,
+                                          "node '\(entryKeys[index])' depends on '\(key)', which is not a node of the plan")
+                    }
+                    if lastSeenInGroup[position] != newGroup {
+                        lastSeenInGroup[position] = newGroup
+                        dependencies.append(Int32(position))
+                    }
+                }
+                groupDependencies.append(dependencies)
+                groupMembers.append([])
+                byContent[HashedKeyList(keys: node.dependsOn)] = newGroup
+                group = newGroup
+            }
+            if let storage { byStorage[storage] = group! }
+            groupOfNode.append(group!)
+            groupMembers[Int(group!)].append(Int32(index))
+        }
+
+        var dependentGroups = [[Int32]](repeating: [], count: nodes.count)
+        for (group, dependencies) in groupDependencies.enumerated() {
+            for dependency in dependencies { dependentGroups[Int(dependency)].append(Int32(group)) }
+        }
+        self.groupOfNode = groupOfNode
+        self.groupDependencies = groupDependencies
+        self.groupMembers = groupMembers
+        self.dependentGroups = dependentGroups
+        self.keys = entryKeys
+    }
+
+    public var nodeCount: Int { groupOfNode.count }
+
+    /// The number of distinct dependencies of each node.
+    public var inDegrees: [Int32] {
+        groupOfNode.map { Int32(groupDependencies[Int($0)].count) }
+    }
+
+    /// Node indices level by level: level 0 has no dependencies, level k+1 depends on
+    /// nodes of level k at most. Within a level, node order. Throws on a cycle.
+    public func levels() throws -> [[Int]] {
+        let nodeLevel = try levelOfEachNode()
+        var levels = [[Int]](repeating: [], count: (nodeLevel.max() ?? -1) + 1)
+        for (node, level) in nodeLevel.enumerated() { levels[level].append(node) }
+        return levels
+    }
+
+    /// Throws MuflowError(.cycle) naming one cycle if the nodes are not a DAG.
+    public func checkAcyclic() throws {
+        _ = try levelOfEachNode()
+    }
+
+    private func levelOfEachNode() throws -> [Int] {
+        var groupLevel = [Int](repeating: 0, count: groupDependencies.count)
+        var remaining = groupDependencies.map(\.count)
+        var nodeLevel = [Int](repeating: -1, count: nodeCount)
+        var queue = [Int32]()
+        queue.reserveCapacity(nodeCount)
+        for (group, count) in remaining.enumerated() where count == 0 { queue += groupMembers[group] }
+        var head = 0
+        while head < queue.count {
+            let node = Int(queue[head])
+            head += 1
+            let level = groupLevel[Int(groupOfNode[node])]
+            nodeLevel[node] = level
+            for group in dependentGroups[node].map(Int.init) {
+                groupLevel[group] = max(groupLevel[group], level + 1)
+                remaining[group] -= 1
+                if remaining[group] == 0 { queue += groupMembers[group] }
+            }
+        }
+        guard head == nodeCount else { throw cycleError(unfinished: nodeLevel.map { $0 < 0 }) }
+        return nodeLevel
+    }
+
+    /// Names one cycle among `unfinished` nodes (those a topological pass could not
+    /// reach): each of them has an unfinished dependency, so following those must loop.
+    private func cycleError(unfinished: [Bool]) -> MuflowError {
+        var node = unfinished.firstIndex(of: true)!
+        var visitOrder: [Int: Int] = [:]
+        var path: [Int] = []
+        while visitOrder[node] == nil {
+            visitOrder[node] = path.count
+            path.append(node)
+            let group = Int(groupOfNode[node])
+            node = Int(groupDependencies[group].first { unfinished[Int($0)] }!)
+        }
+        let cycle = path[visitOrder[node]!...] + [node]
+        return MuflowError(.cycle, "Circular dependency among plan nodes: \(cycle.map { keys[$0].description }.joined(separator: " -> "))")
+    }
+}
+
+/// The identity of an array's storage, so arrays shared between nodes are recognised
+/// without comparing their elements.
+struct ArrayStorageID: Hashable {
+    let address: UnsafeRawPointer
+    let count: Int
+
+    init?<Element>(_ array: [Element]) {
+        guard let address = array.withUnsafeBufferPointer({ $0.baseAddress }) else { return nil }
+        self.address = UnsafeRawPointer(address)
+        self.count = array.count
+    }
+}

@@ -1,0 +1,80 @@
+import Synchronization
+
+/// What the plan builder (and later the executor) needs to know about a registered task.
+public struct TaskDescriptor: Sendable {
+    public var name: JSONString
+    public var displayName: JSONString
+    public var queue: JSONString
+    /// The kwargs that define the task's identity for hashing; nil or empty hashes all.
+    public var identityKeys: [JSONString]?
+    /// The file names the task declares it writes, in declaration order.
+    public var outputFiles: [JSONString]
+    public var contextType: JSONString
+
+    public init(name: JSONString, displayName: JSONString = "", queue: JSONString = "default",
+                identityKeys: [JSONString]? = nil, outputFiles: [JSONString] = [],
+                contextType: JSONString = "task") {
+        self.name = name
+        self.displayName = displayName
+        self.queue = queue
+        self.identityKeys = identityKeys
+        self.outputFiles = outputFiles
+        self.contextType = contextType
+    }
+}
+
+/// Registered tasks by name, safe to use from several threads at once.
+public final class TaskRegistry: Sendable {
+    private struct Entries {
+        var byName: [JSONString: TaskDescriptor] = [:]
+        var order: [JSONString] = []
+    }
+
+    private let entries = Mutex(Entries())
+    private let bodies = Mutex<[JSONString: TaskBody]>([:])
+
+    public init() {}
+
+    /// Registers `descriptor`; a name registered already is refused, as muflow refuses it.
+    public func add(_ descriptor: TaskDescriptor) throws {
+        try entries.withLock { entries in
+            guard entries.byName[descriptor.name] == nil else {
+                throw MuflowError(.alreadyExists, "Task '\(descriptor.name)' is already registered.")
+            }
+            entries.byName[descriptor.name] = descriptor
+            entries.order.append(descriptor.name)
+        }
+    }
+
+    public func get(_ name: JSONString) -> TaskDescriptor? {
+        entries.withLock { $0.byName[name] }
+    }
+
+    public func remove(_ name: JSONString) throws {
+        try entries.withLock { entries in
+            guard entries.byName.removeValue(forKey: name) != nil else {
+                throw MuflowError(.notFound, "No task registered with name '\(name)'.")
+            }
+            entries.order.removeAll { $0 == name }
+        }
+    }
+
+    /// Names in registration order.
+    public var names: [JSONString] { entries.withLock { $0.order } }
+
+    public var count: Int { entries.withLock { $0.order.count } }
+
+    public func clear() {
+        entries.withLock { $0 = Entries() }
+    }
+
+    /// Attaches the code that runs a task natively (see `PlanRun.execute`); the task
+    /// need not be registered with `add`. Replaces an earlier body.
+    public func setBody(_ body: @escaping TaskBody, for name: JSONString) {
+        bodies.withLock { $0[name] = body }
+    }
+
+    public func body(for name: JSONString) -> TaskBody? {
+        bodies.withLock { $0[name] }
+    }
+}

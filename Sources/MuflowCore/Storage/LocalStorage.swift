@@ -1,0 +1,213 @@
+import Synchronization
+
+/// How much a cached node's manifest is trusted.
+public enum CacheVerification: Sendable {
+    /// The manifest's presence, as muflow checks.
+    case presence
+    /// Presence, and every file the manifest records has its recorded size.
+    case sizes
+}
+
+/// One node's directory: files are written once, protected names are refused to tasks,
+/// nothing is written or read outside the directory (not even through a symlink), and
+/// manifest.json appears atomically, after everything it lists.
+public final class LocalStorage: Sendable {
+    public let root: String
+    /// Names the task may write: nil for any, empty for none (read-only).
+    public let allowedOutputs: Set<String>?
+    /// Sync files and directory entries to the disk before the manifest's rename.
+    public let durable: Bool
+    private let resolvedRoot = Mutex<String?>(nil)
+    private let written = Mutex<[String: Manifest.Entry]>([:])
+
+    public init(root: String, allowedOutputs: Set<String>? = nil, durable: Bool = false) throws {
+        guard !root.isEmpty else { throw MuflowError(.invalidArgument, "storage path must not be empty") }
+        guard !root.utf8.contains(0) else { throw MuflowError(.invalidArgument, "storage path must not contain a NUL byte") }
+        try FileSystem.makeDirectories(root)
+        self.root = root
+        self.allowedOutputs = allowedOutputs
+        self.durable = durable
+    }
+
+    public var writtenFiles: [String] {
+        written.withLock { Array($0.keys) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    public func path(of name: String) -> String { root + "/" + name }
+
+    // MARK: Writing
+
+    /// Writes `bytes` as `name` (atomically: a crash leaves no partial file).
+    public func save(_ name: String, _ bytes: UnsafeRawBufferPointer, allowProtected: Bool = false) throws {
+        let target = try claimForWriting(name, allowProtected: allowProtected)
+        do {
+            try FileSystem.writeAtomically(target, bytes, durable: durable)
+        } catch {
+            release(name)
+            throw error
+        }
+        record(name, Manifest.Entry(size: bytes.count, sha256: sha256Hex(bytes)))
+    }
+
+    public func save(_ name: String, _ bytes: [UInt8], allowProtected: Bool = false) throws {
+        try bytes.withUnsafeBytes { try save(name, $0, allowProtected: allowProtected) }
+    }
+
+    /// For writers that need a path (a netCDF library, say): validates `name`, claims
+    /// it, creates its directory and returns the path. Finish with `commitWrite`, or
+    /// `abandonWrite` if the writer failed.
+    public func beginWrite(_ name: String) throws -> String {
+        try claimForWriting(name, allowProtected: false)
+    }
+
+    /// Records a file written at the path `beginWrite` returned.
+    public func commitWrite(_ name: String) throws {
+        let bytes = try FileSystem.readFile(path(of: name))
+        if durable { try FileSystem.syncFile(path(of: name)) }
+        bytes.withUnsafeBytes { record(name, Manifest.Entry(size: $0.count, sha256: sha256Hex($0))) }
+    }
+
+    public func abandonWrite(_ name: String) { release(name) }
+
+    private func claimForWriting(_ name: String, allowProtected: Bool) throws -> String {
+        try FileNames.validate(name)
+        try written.withLock { files in
+            try FileNames.validateWritable(name, written: Set(files.keys), allowProtected: allowProtected)
+            try checkAllowed(name, allowProtected: allowProtected)
+            files[name] = Manifest.Entry(size: -1, sha256: "")
+        }
+        do {
+            let target = path(of: name)
+            let directory = FileSystem.parentDirectory(of: target)
+            // A name directly in the root needs no check: rename replaces a symlink there
+            // rather than writing through it.
+            if directory != root {
+                try FileSystem.makeDirectories(directory)
+                try checkInside(directory, name: name)
+            }
+            return target
+        } catch {
+            release(name)
+            throw error
+        }
+    }
+
+    private func checkAllowed(_ name: String, allowProtected: Bool) throws {
+        guard let allowedOutputs, !(allowProtected && (FileNames.protected.contains(name) || name == FileNames.error)) else { return }
+        if allowedOutputs.isEmpty {
+            throw MuflowError(.permission, "Attempted to write '\(name)' to a read-only context")
+        }
+        if !allowedOutputs.contains(name) {
+            let declared = allowedOutputs.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            throw MuflowError(.permission, "Task attempted to write '\(name)' but only [\(declared)] are declared in outputs")
+        }
+    }
+
+    private func record(_ name: String, _ entry: Manifest.Entry) {
+        written.withLock { $0[name] = entry }
+    }
+
+    private func release(_ name: String) {
+        _ = written.withLock { $0.removeValue(forKey: name) }
+    }
+
+    // MARK: Reading
+
+    /// The path of `name` for reading, after checking it stays inside this storage.
+    public func pathForReading(_ name: String) throws -> String {
+        try FileNames.validate(name)
+        let target = path(of: name)
+        if let real = FileSystem.realPath(target) {
+            try checkContained(real, name: name)
+        }
+        return target
+    }
+
+    public func read(_ name: String) throws -> [UInt8] {
+        try FileSystem.readFile(pathForReading(name))
+    }
+
+    public func exists(_ name: String) throws -> Bool {
+        FileSystem.exists(try pathForReading(name))
+    }
+
+    private func checkInside(_ directory: String, name: String) throws {
+        guard let real = FileSystem.realPath(directory) else { throw FileSystem.failure("cannot resolve", directory) }
+        try checkContained(real, name: name)
+    }
+
+    /// The root with every symlink resolved, computed when first needed.
+    private func realRoot() throws -> String {
+        try resolvedRoot.withLock { cached in
+            if let cached { return cached }
+            guard let real = FileSystem.realPath(root) else { throw FileSystem.failure("cannot resolve", root) }
+            cached = real
+            return real
+        }
+    }
+
+    private func checkContained(_ real: String, name: String) throws {
+        let realRoot = try realRoot()
+        if real != realRoot && !real.hasPrefix(realRoot == "/" ? "/" : realRoot + "/") {
+            throw MuflowError(.permission, "'\(name)' resolves outside the storage directory (through a symlink)")
+        }
+    }
+
+    // MARK: Node state
+
+    public func isCached(verify: CacheVerification = .sizes) -> Bool {
+        Self.manifestComplete(in: root, verify: verify)
+    }
+
+    /// Writes manifest.json listing every file written through this storage: after the
+    /// files themselves, atomically, so a crash leaves either no manifest or a whole one.
+    public func writeManifest() throws {
+        let files = written.withLock { $0 }.filter { $0.value.size >= 0 }
+        let text = Manifest(files: files).encoded(timestamp: UTCTimestamp.now())
+        if durable { try FileSystem.syncDirectory(root) }
+        try text.withUnsafeBytes { try FileSystem.writeAtomically(path(of: FileNames.manifest), $0, durable: durable) }
+    }
+
+    /// Removes a manifest that no longer describes the directory (a torn node about to
+    /// run again), so a crash during the rerun cannot leave the stale one in place.
+    public func discardManifest() throws {
+        try FileSystem.removeIfPresent(path(of: FileNames.manifest))
+    }
+}
+
+extension LocalStorage {
+    /// Whether each directory holds a complete manifest, without opening storages (no
+    /// directory is created); checked on several threads for long lists.
+    public static func manifestsComplete(_ directories: [String], verify: CacheVerification) -> [Bool] {
+        let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: directories.count)
+        results.initialize(repeating: false)
+        defer { results.deallocate() }
+        let chunks = directories.count < 512 ? 1 : min(availableProcessors(), 8)
+        let chunkSize = (directories.count + chunks - 1) / max(chunks, 1)
+        let output = UncheckedBuffer(results)
+        let workers = (0..<chunks).map { chunk in
+            WorkerThread {
+                let start = chunk * chunkSize
+                for i in start..<min(start + chunkSize, directories.count) {
+                    output.buffer[i] = manifestComplete(in: directories[i], verify: verify)
+                }
+            }
+        }
+        workers.forEach { $0.join() }
+        return Array(results)
+    }
+
+    static func manifestComplete(in directory: String, verify: CacheVerification) -> Bool {
+        let manifestPath = directory + "/" + FileNames.manifest
+        guard verify == .sizes else { return FileSystem.exists(manifestPath) }
+        guard let bytes = try? FileSystem.readFile(manifestPath) else { return false }
+        guard let sizes = Manifest.recordedSizes(in: bytes) else { return true }
+        return sizes.allSatisfy { name, size in FileSystem.fileSize(directory + "/" + name) == size }
+    }
+}
+
+/// A buffer whose disjoint parts are written by different threads.
+struct UncheckedBuffer<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<T>
+    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
+}

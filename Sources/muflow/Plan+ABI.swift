@@ -1,0 +1,186 @@
+import CMuflowHeader
+import Glibc
+import MuflowCore
+
+/// The Swift object behind `mf_plan *`, with the root key kept as a C string for
+/// mf_plan_root_key.
+final class PlanHandle {
+    let plan: TaskPlan
+    let cRootKey: UnsafeMutablePointer<CChar>
+
+    init(_ plan: TaskPlan) {
+        self.plan = plan
+        cRootKey = ownedCString(plan.rootKey.utf8)
+    }
+
+    deinit { free(cRootKey) }
+}
+
+private func planArgument(_ handle: OpaquePointer?) throws -> TaskPlan {
+    try requiredObject(handle, "plan", as: PlanHandle.self).plan
+}
+
+/// A key argument as its bytes, unchecked: keys are compared, never interpreted.
+private func keyArgument(_ pointer: UnsafePointer<CChar>?, _ name: StaticString) throws -> JSONString {
+    let p = try required(pointer, name)
+    return JSONString(wtf8: Array(UnsafeRawBufferPointer(start: p, count: strlen(p))))
+}
+
+private func completedArgument(_ json: UnsafePointer<CChar>?) throws -> Set<JSONString> {
+    guard case .array(let items)? = try optionalJSONArgument(try required(json, "completed_json")) else {
+        throw invalidArgument("completed_json must be a JSON array of node keys")
+    }
+    var keys = Set<JSONString>(minimumCapacity: items.count)
+    for item in items {
+        guard case .string(let key) = item else { throw invalidArgument("completed_json must be a JSON array of node keys") }
+        keys.insert(key)
+    }
+    return keys
+}
+
+private func keysJSON(_ plan: TaskPlan, _ indices: [Int]) -> [UInt8] {
+    asciiJSON(.array(indices.map { .string(plan.entryKeys[$0]) }))
+}
+
+/// JSON the library produces itself (key lists, descriptors): Python's json.dumps text,
+/// which escapes every non-ASCII character and so can carry any key, even one holding a
+/// lone surrogate.
+func asciiJSON(_ value: JSONValue) -> [UInt8] {
+    PythonJSON.dumps(value, sortKeys: false)
+}
+
+/// A value as the plan JSON holds it (pydantic's compact text).
+private func pydanticJSON(_ value: JSONValue) throws -> [UInt8] {
+    try CompactJSON.text(value)
+}
+
+@c @implementation
+public func mf_plan_free(_ plan: OpaquePointer?) {
+    releaseHandle(plan, as: PlanHandle.self)
+}
+
+@c @implementation
+public func mf_plan_to_json(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                            _ outLength: UnsafeMutablePointer<Int>?, _ plan: OpaquePointer?) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        deliver(try planArgument(plan).toJSON(), to: out, length: outLength)
+    }
+}
+
+@c @implementation
+public func mf_plan_from_json(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ json: UnsafePointer<CChar>?,
+                              _ length: Int) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let json = try required(json, "json")
+        let plan = try TaskPlan.fromJSON(UnsafeRawBufferPointer(start: json, count: length))
+        out.pointee = retainedHandle(PlanHandle(plan))
+    }
+}
+
+@c @implementation
+public func mf_plan_node_count(_ plan: OpaquePointer?) -> Int {
+    guard let plan else { return 0 }
+    return object(plan, as: PlanHandle.self).plan.count
+}
+
+@c @implementation
+public func mf_plan_root_key(_ plan: OpaquePointer?) -> UnsafePointer<CChar>! {
+    guard let plan else { return staticCString("") }
+    return UnsafePointer(object(plan, as: PlanHandle.self).cRootKey)
+}
+
+@c @implementation
+public func mf_plan_node_index(_ outIndex: UnsafeMutablePointer<Int>?, _ plan: OpaquePointer?,
+                               _ key: UnsafePointer<CChar>?) -> mf_status {
+    abiCall {
+        let out = try required(outIndex, "out_index")
+        let plan = try planArgument(plan)
+        let key = try keyArgument(key, "key")
+        guard let index = plan.index(ofKey: key) else { throw MuflowError(.notFound, "the plan has no node '\(key)'") }
+        out.pointee = index
+    }
+}
+
+@c @implementation
+public func mf_plan_node_field(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                               _ outLength: UnsafeMutablePointer<Int>?, _ plan: OpaquePointer?,
+                               _ index: Int, _ field: mf_node_field) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let plan = try planArgument(plan)
+        guard plan.nodes.indices.contains(index) else {
+            throw MuflowError(.notFound, "node index \(index) is out of range (the plan has \(plan.count) nodes)")
+        }
+        let node = plan.nodes[index]
+        func strings(_ list: [JSONString]) throws -> [UInt8] { try pydanticJSON(.array(list.map(JSONValue.string))) }
+        let bytes: [UInt8]
+        switch field {
+        case MF_NODE_KEY: bytes = node.key.utf8
+        case MF_NODE_FUNCTION: bytes = node.function.utf8
+        case MF_NODE_SUBJECT_KEY: bytes = node.subjectKey.utf8
+        case MF_NODE_STORAGE_PREFIX: bytes = node.storagePrefix.utf8
+        case MF_NODE_KWARGS: bytes = try pydanticJSON(.object(node.kwargs))
+        case MF_NODE_DEPENDS_ON: bytes = try strings(node.dependsOn)
+        case MF_NODE_DEPENDED_ON_BY: bytes = try strings(node.dependedOnBy)
+        case MF_NODE_OUTPUT_FILES: bytes = try strings(node.outputFiles)
+        case MF_NODE_ACCESS_MAP: bytes = try pydanticJSON(.object(node.dependencyAccessMap))
+        case MF_NODE_ANALYSIS_ID: bytes = try pydanticJSON(node.analysisID ?? .null)
+        case MF_NODE_JSON: bytes = try plan.nodeJSON(at: index)
+        default: throw invalidArgument("unknown mf_node_field \(field.rawValue)")
+        }
+        deliver(bytes, to: out, length: outLength)
+    }
+}
+
+@c @implementation
+public func mf_plan_node_keys(_ outJSON: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                              _ plan: OpaquePointer?) -> mf_status {
+    abiCall {
+        let out = try required(outJSON, "out_json")
+        let plan = try planArgument(plan)
+        deliver(keysJSON(plan, Array(plan.nodes.indices)), to: out)
+    }
+}
+
+@c @implementation
+public func mf_plan_leaf_nodes(_ outJSON: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                               _ plan: OpaquePointer?) -> mf_status {
+    abiCall {
+        let out = try required(outJSON, "out_json")
+        let plan = try planArgument(plan)
+        deliver(keysJSON(plan, plan.leafNodes), to: out)
+    }
+}
+
+@c @implementation
+public func mf_plan_ready_nodes(_ outJSON: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                _ plan: OpaquePointer?, _ completedJSON: UnsafePointer<CChar>?) -> mf_status {
+    abiCall {
+        let out = try required(outJSON, "out_json")
+        let plan = try planArgument(plan)
+        deliver(keysJSON(plan, plan.readyNodes(completed: try completedArgument(completedJSON))), to: out)
+    }
+}
+
+@c @implementation
+public func mf_plan_is_complete(_ outComplete: UnsafeMutablePointer<Int32>?, _ plan: OpaquePointer?,
+                                _ completedJSON: UnsafePointer<CChar>?) -> mf_status {
+    abiCall {
+        let out = try required(outComplete, "out_complete")
+        let plan = try planArgument(plan)
+        out.pointee = plan.isComplete(completed: try completedArgument(completedJSON)) ? 1 : 0
+    }
+}
+
+@c @implementation
+public func mf_plan_levels(_ outJSON: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                           _ plan: OpaquePointer?) -> mf_status {
+    abiCall {
+        let out = try required(outJSON, "out_json")
+        let plan = try planArgument(plan)
+        let levels = try plan.levels()
+        deliver(asciiJSON(.array(levels.map { .array($0.map { .string(plan.entryKeys[$0]) }) })), to: out)
+    }
+}

@@ -1,0 +1,145 @@
+import CMuflowHeader
+import Glibc
+import MuflowCore
+import Synchronization
+
+/// The Swift object behind `mf_run *`: the run, and the storages of the nodes that
+/// are running, held until each node is finished.
+final class RunHandle: Sendable {
+    let run: PlanRun
+    private let running = Mutex<[Int: LocalStorage]>([:])
+
+    init(_ run: PlanRun) { self.run = run }
+
+    func started(_ index: Int, _ storage: LocalStorage) {
+        running.withLock { $0[index] = storage }
+    }
+
+    func storage(of index: Int) throws -> LocalStorage {
+        guard let storage = running.withLock({ $0[index] }) else {
+            throw MuflowError(.notFound, "node \(index) is not running")
+        }
+        return storage
+    }
+
+    func finished(_ index: Int) throws -> LocalStorage {
+        guard let storage = running.withLock({ $0.removeValue(forKey: index) }) else {
+            throw MuflowError(.notFound, "node \(index) is not running")
+        }
+        return storage
+    }
+}
+
+private func runArgument(_ handle: OpaquePointer?) throws -> RunHandle {
+    try requiredObject(handle, "run", as: RunHandle.self)
+}
+
+/// The sentinel root: a root whose function no registered task has.
+func builtInNoOps(of plan: TaskPlan, registry: TaskRegistry?) -> Set<Int> {
+    let root = plan.nodes[plan.rootIndex]
+    return registry?.get(root.function) == nil ? [plan.rootIndex] : []
+}
+
+@c @implementation
+public func mf_run_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ plan: OpaquePointer?, _ registry: OpaquePointer?,
+                       _ policy: mf_failure_policy, _ flags: UInt32) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let plan = try requiredObject(plan, "plan", as: PlanHandle.self).plan
+        let registry = registry.map { object($0, as: TaskRegistry.self) }
+        var options = RunOptions()
+        switch policy {
+        case MF_FAILURE_STOP: options.failurePolicy = .stopOnFirstFailure
+        case MF_FAILURE_CONTINUE_INDEPENDENT: options.failurePolicy = .continueIndependent
+        default: throw invalidArgument("unknown mf_failure_policy \(policy.rawValue)")
+        }
+        options.durable = flags & UInt32(MF_RUN_DURABLE) != 0
+        options.cacheVerification = flags & UInt32(MF_RUN_TRUST_MANIFEST_PRESENCE) != 0 ? .presence : .sizes
+        options.reportSettledNodes = flags & UInt32(MF_RUN_REPORT_SETTLED) != 0
+        let run = try PlanRun(plan: plan, builtInNoOps: builtInNoOps(of: plan, registry: registry), options: options)
+        out.pointee = retainedHandle(RunHandle(run))
+    }
+}
+
+@c @implementation
+public func mf_run_free(_ run: OpaquePointer?) {
+    releaseHandle(run, as: RunHandle.self)
+}
+
+@c @implementation
+public func mf_run_next(_ run: OpaquePointer?, _ outKind: UnsafeMutablePointer<mf_event_kind>?,
+                        _ outIndex: UnsafeMutablePointer<Int>?) -> mf_status {
+    abiCall {
+        let handle = try runArgument(run)
+        let outKind = try required(outKind, "out_kind")
+        let outIndex = try required(outIndex, "out_index")
+        switch handle.run.next() {
+        case nil:
+            outKind.pointee = MF_EVENT_DONE
+            outIndex.pointee = 0
+        case .run(let index, let storage)?:
+            handle.started(index, storage)
+            outKind.pointee = MF_EVENT_RUN
+            outIndex.pointee = index
+        case .cached(let index)?:
+            outKind.pointee = MF_EVENT_CACHED
+            outIndex.pointee = index
+        case .builtIn(let index)?:
+            outKind.pointee = MF_EVENT_BUILT_IN
+            outIndex.pointee = index
+        case .failed(let index, let message)?:
+            LastError.record(message)
+            outKind.pointee = MF_EVENT_FAILED
+            outIndex.pointee = index
+        }
+    }
+}
+
+@c @implementation
+public func mf_run_node_storage(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ run: OpaquePointer?, _ index: Int) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let storage = try runArgument(run).storage(of: index)
+        out.pointee = retainedHandle(StorageHandle(storage))
+    }
+}
+
+@c @implementation
+public func mf_run_finish_node(_ run: OpaquePointer?, _ index: Int, _ success: Int32,
+                               _ errorMessage: UnsafePointer<CChar>?, _ errorTraceback: UnsafePointer<CChar>?) -> mf_status {
+    abiCall {
+        let handle = try runArgument(run)
+        let storage = try handle.finished(index)
+        let error = success != 0 ? nil : (errorMessage.map { String(cString: $0) } ?? "task failed",
+                                          errorTraceback.map { String(cString: $0) } ?? "")
+        handle.run.finish(index, storage: storage, error: error)
+    }
+}
+
+@c @implementation
+public func mf_run_cancel(_ run: OpaquePointer?) {
+    guard let run else { return }
+    object(run, as: RunHandle.self).run.cancel()
+}
+
+@c @implementation
+public func mf_run_get_progress(_ run: OpaquePointer?, _ out: UnsafeMutablePointer<mf_run_progress>?) -> mf_status {
+    abiCall {
+        let p = try runArgument(run).run.progress
+        try required(out, "out").pointee = mf_run_progress(
+            total: p.total, succeeded: p.succeeded, cached: p.cached, failed: p.failed, skipped: p.skipped,
+            running: p.running, finished: p.finished ? 1 : 0, cancelled: p.cancelled ? 1 : 0)
+    }
+}
+
+@c @implementation
+public func mf_run_first_failure(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ run: OpaquePointer?) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        if let message = try runArgument(run).run.firstFailureMessage {
+            deliver(Array(message.utf8), to: out)
+        } else {
+            out.pointee = nil
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import CMuflowHeader
+import Glibc
+import MuflowCore
+
+/// Reads a structured value crossing the interface in one of the mf_format encodings.
+func readValue(_ format: mf_format, _ data: UnsafeRawPointer?, _ length: Int, name: String = "value") throws -> JSONValue {
+    guard length >= 0 else { throw invalidArgument("length is negative") }
+    guard data != nil || length == 0 else { throw invalidArgument("data must not be NULL") }
+    let bytes = UnsafeRawBufferPointer(start: data, count: length)
+    switch format {
+    case MF_FORMAT_JSON: return try parseJSON(bytes, maxDepth: Int(MF_MAX_DEPTH))
+    case MF_FORMAT_PICKLE: return try parsePickle(bytes, maxDepth: Int(MF_MAX_DEPTH), rootName: name)
+    default: throw invalidArgument("unknown mf_format \(format.rawValue)")
+    }
+}
+
+/// An optional NUL-terminated JSON argument as a JSON value, nil when NULL.
+func optionalJSONArgument(_ pointer: UnsafePointer<CChar>?) throws -> JSONValue? {
+    guard let pointer else { return nil }
+    return try parseJSON(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)),
+                         maxDepth: Int(MF_MAX_DEPTH))
+}
+
+@c @implementation
+public func mf_json_canonical(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                              _ outLength: UnsafeMutablePointer<Int>?,
+                              _ format: mf_format, _ data: UnsafeRawPointer?, _ length: Int) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let value = try readValue(format, data, length)
+        deliver(PythonJSON.dumps(value), to: out, length: outLength)
+    }
+}

@@ -1,0 +1,17 @@
+// muflow.h compiled as C++: the extern "C" guards and every declaration must be valid C++.
+#include <muflow.h>
+#include <cstdio>
+#include <cstring>
+
+int main() {
+    char *prefix = nullptr;
+    const char *dict = "{\"task\": \"t\"}";
+    mf_status status = mf_compute_prefix(&prefix, MF_FORMAT_JSON, dict, std::strlen(dict), "muflow", nullptr);
+    if (status != MF_OK) {
+        std::fprintf(stderr, "%s: %s\n", mf_status_name(status), mf_last_error_message());
+        return 1;
+    }
+    std::printf("C++: %s\n", prefix);
+    mf_string_free(prefix);
+    return 0;
+}

@@ -1,0 +1,248 @@
+"""Loading libmuflow and calling it: one place for argtypes, errors and owned strings."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint32, c_void_p
+
+_LIBRARY_NAME = "libmuflow.so"
+
+# Numeric values of mf_status (include/muflow.h); stable across versions.
+OK = 0
+ERR_INVALID_ARGUMENT = 1
+ERR_NOT_FOUND = 2
+ERR_ALREADY_EXISTS = 3
+ERR_PERMISSION = 4
+ERR_CYCLE = 5
+ERR_IO = 6
+ERR_TASK_FAILED = 7
+ERR_CANCELLED = 8
+ERR_TYPE = 9
+ERR_LIMIT = 10
+ERR_INTERNAL = 11
+
+FORMAT_JSON = 0
+FORMAT_PICKLE = 1
+
+
+class NativeError(RuntimeError):
+    """A failure inside libmuflow that no more specific Python exception describes."""
+
+
+_EXCEPTION_FOR_STATUS = {
+    ERR_INVALID_ARGUMENT: ValueError,
+    ERR_NOT_FOUND: KeyError,
+    ERR_ALREADY_EXISTS: FileExistsError,
+    ERR_PERMISSION: PermissionError,
+    ERR_CYCLE: ValueError,
+    ERR_IO: OSError,
+    ERR_TASK_FAILED: RuntimeError,
+    ERR_CANCELLED: RuntimeError,
+    ERR_TYPE: TypeError,
+    ERR_LIMIT: ValueError,
+}
+
+
+def _library_path() -> str:
+    override = os.environ.get("MUFLOW_LIBRARY")
+    if override:
+        return override
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lib", _LIBRARY_NAME)
+
+
+lib = ctypes.CDLL(_library_path())
+
+
+def _declare(name, restype, *argtypes):
+    function = getattr(lib, name)
+    function.restype = restype
+    function.argtypes = list(argtypes)
+    return function
+
+
+_out_string = POINTER(c_void_p)
+
+mf_version = _declare("mf_version", c_uint32)
+mf_version_string = _declare("mf_version_string", c_char_p)
+mf_status_name = _declare("mf_status_name", c_char_p, c_int)
+mf_last_error_message = _declare("mf_last_error_message", c_void_p)
+mf_string_free = _declare("mf_string_free", None, c_void_p)
+mf_json_canonical = _declare(
+    "mf_json_canonical", c_int, _out_string, POINTER(c_size_t), c_int, c_char_p, c_size_t
+)
+mf_compute_prefix = _declare(
+    "mf_compute_prefix", c_int, _out_string, c_int, c_char_p, c_size_t, c_char_p, c_char_p
+)
+mf_compute_prefixes = _declare(
+    "mf_compute_prefixes", c_int, _out_string, c_int, c_char_p, c_size_t, c_char_p, c_char_p
+)
+
+
+def error_for(status: int) -> Exception:
+    """The Python exception for a failed call, with the thread's native message."""
+    message = last_error_message()
+    exception_class = _EXCEPTION_FOR_STATUS.get(status, NativeError)
+    return exception_class(message)
+
+
+def check(status: int) -> None:
+    if status != OK:
+        raise error_for(status)
+
+
+def take_string(pointer: c_void_p) -> str:
+    """Decodes and frees a string the library handed over."""
+    try:
+        return ctypes.string_at(pointer.value).decode("utf-8", "surrogatepass")
+    finally:
+        mf_string_free(pointer)
+
+
+def call_returning_string(function, *args) -> str:
+    """Calls `function(&out, *args)` and returns `out` as a str, or raises."""
+    out = c_void_p()
+    status = function(byref(out), *args)
+    if status != OK:
+        raise error_for(status)
+    return take_string(out)
+
+# -- Storage ---------------------------------------------------------------------------
+
+STORAGE_DURABLE = 1 << 0
+STORAGE_RESTRICT_OUTPUTS = 1 << 1
+CACHE_CHECK_PRESENCE = 0
+CACHE_CHECK_SIZES = 1
+
+mf_filename_validate = _declare("mf_filename_validate", c_int, c_char_p)
+mf_storage_new = _declare("mf_storage_new", c_int, POINTER(c_void_p), c_char_p, c_uint32, c_char_p)
+mf_storage_free = _declare("mf_storage_free", None, c_void_p)
+mf_storage_path = _declare("mf_storage_path", c_char_p, c_void_p)
+mf_storage_save = _declare("mf_storage_save", c_int, c_void_p, c_char_p, c_char_p, c_size_t, c_int)
+mf_storage_begin_write = _declare("mf_storage_begin_write", c_int, _out_string, c_void_p, c_char_p)
+mf_storage_end_write = _declare("mf_storage_end_write", c_int, c_void_p, c_char_p, c_int)
+mf_storage_read_path = _declare("mf_storage_read_path", c_int, _out_string, c_void_p, c_char_p)
+mf_storage_exists = _declare("mf_storage_exists", c_int, POINTER(c_int), c_void_p, c_char_p)
+mf_storage_written_files = _declare("mf_storage_written_files", c_int, _out_string, c_void_p)
+mf_storage_is_cached = _declare("mf_storage_is_cached", c_int, c_void_p, c_int)
+mf_storage_write_manifest = _declare("mf_storage_write_manifest", c_int, c_void_p)
+
+
+def encode_name(name) -> bytes:
+    """A file or key name as the library takes it; a NUL byte is refused here because
+    a C string would silently end at it."""
+    if not isinstance(name, str):
+        raise TypeError(f"file names must be str, not {type(name).__name__}")
+    if "\0" in name:
+        raise ValueError(f"Filename must not contain a NUL byte: {name!r}")
+    return name.encode("utf-8", "surrogatepass")
+
+# -- Registry, pipelines, plans --------------------------------------------------------
+
+STEP_SINGLE = 0
+STEP_FOREACH = 1
+BUILD_STRICT = 1 << 0
+
+NODE_KEY = 0
+NODE_FUNCTION = 1
+NODE_SUBJECT_KEY = 2
+NODE_STORAGE_PREFIX = 3
+NODE_KWARGS = 4
+NODE_DEPENDS_ON = 5
+NODE_DEPENDED_ON_BY = 6
+NODE_OUTPUT_FILES = 7
+NODE_ACCESS_MAP = 8
+NODE_ANALYSIS_ID = 9
+NODE_JSON = 10
+
+JOBS_CALLBACK = ctypes.CFUNCTYPE(
+    c_int, c_void_p, c_char_p, POINTER(c_int), POINTER(c_void_p), POINTER(c_size_t)
+)
+
+mf_registry_new = _declare("mf_registry_new", c_int, POINTER(c_void_p))
+mf_registry_free = _declare("mf_registry_free", None, c_void_p)
+mf_registry_add = _declare("mf_registry_add", c_int, c_void_p, c_char_p)
+mf_registry_remove = _declare("mf_registry_remove", c_int, c_void_p, c_char_p)
+mf_registry_clear = _declare("mf_registry_clear", c_int, c_void_p)
+mf_pipeline_new = _declare("mf_pipeline_new", c_int, POINTER(c_void_p), c_char_p, c_char_p)
+mf_pipeline_free = _declare("mf_pipeline_free", None, c_void_p)
+mf_pipeline_add_step = _declare("mf_pipeline_add_step", c_int, c_void_p, c_char_p, c_char_p, c_int, c_char_p)
+mf_pipeline_build = _declare(
+    "mf_pipeline_build", c_int, POINTER(c_void_p), c_void_p, c_void_p, c_char_p,
+    c_int, c_char_p, c_size_t, c_char_p, c_uint32, JOBS_CALLBACK, c_void_p,
+)
+mf_plan_free = _declare("mf_plan_free", None, c_void_p)
+mf_plan_to_json = _declare("mf_plan_to_json", c_int, _out_string, POINTER(c_size_t), c_void_p)
+mf_plan_from_json = _declare("mf_plan_from_json", c_int, POINTER(c_void_p), c_char_p, c_size_t)
+mf_plan_node_count = _declare("mf_plan_node_count", c_size_t, c_void_p)
+mf_plan_node_index = _declare("mf_plan_node_index", c_int, POINTER(c_size_t), c_void_p, c_char_p)
+mf_plan_node_field = _declare(
+    "mf_plan_node_field", c_int, _out_string, POINTER(c_size_t), c_void_p, c_size_t, c_int
+)
+mf_plan_node_keys = _declare("mf_plan_node_keys", c_int, _out_string, c_void_p)
+mf_plan_leaf_nodes = _declare("mf_plan_leaf_nodes", c_int, _out_string, c_void_p)
+mf_plan_levels = _declare("mf_plan_levels", c_int, _out_string, c_void_p)
+
+
+def call_returning_bytes(function, *args) -> bytes:
+    """Calls `function(&out, &length, *args)` and returns the owned bytes, or raises."""
+    out = c_void_p()
+    length = c_size_t()
+    status = function(byref(out), byref(length), *args)
+    if status != OK:
+        raise error_for(status)
+    try:
+        return ctypes.string_at(out.value, length.value)
+    finally:
+        mf_string_free(out)
+
+
+def encode_text(text) -> bytes:
+    """A str argument as the library takes it (a NUL byte would end a C string)."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected str, not {type(text).__name__}")
+    if "\0" in text:
+        raise ValueError(f"a NUL byte cannot cross into the library: {text!r}")
+    return text.encode("utf-8", "surrogatepass")
+mf_plan_root_key = _declare("mf_plan_root_key", c_char_p, c_void_p)
+
+# -- Runs ------------------------------------------------------------------------------
+
+FAILURE_STOP = 0
+FAILURE_CONTINUE_INDEPENDENT = 1
+RUN_DURABLE = 1 << 0
+RUN_TRUST_MANIFEST_PRESENCE = 1 << 1
+RUN_REPORT_SETTLED = 1 << 2
+EVENT_DONE = 0
+EVENT_RUN = 1
+EVENT_CACHED = 2
+EVENT_BUILT_IN = 3
+EVENT_FAILED = 4
+
+
+class RunProgress(ctypes.Structure):
+    _fields_ = [
+        ("total", c_size_t),
+        ("succeeded", c_size_t),
+        ("cached", c_size_t),
+        ("failed", c_size_t),
+        ("skipped", c_size_t),
+        ("running", c_size_t),
+        ("finished", c_int),
+        ("cancelled", c_int),
+    ]
+
+
+mf_run_new = _declare("mf_run_new", c_int, POINTER(c_void_p), c_void_p, c_void_p, c_int, c_uint32)
+mf_run_free = _declare("mf_run_free", None, c_void_p)
+mf_run_next = _declare("mf_run_next", c_int, c_void_p, POINTER(c_int), POINTER(c_size_t))
+mf_run_node_storage = _declare("mf_run_node_storage", c_int, POINTER(c_void_p), c_void_p, c_size_t)
+mf_run_finish_node = _declare("mf_run_finish_node", c_int, c_void_p, c_size_t, c_int, c_char_p, c_char_p)
+mf_run_cancel = _declare("mf_run_cancel", None, c_void_p)
+mf_run_get_progress = _declare("mf_run_get_progress", c_int, c_void_p, POINTER(RunProgress))
+mf_run_first_failure = _declare("mf_run_first_failure", c_int, _out_string, c_void_p)
+
+
+def last_error_message() -> str:
+    return ctypes.string_at(mf_last_error_message()).decode("utf-8", "replace")
+mf_storage_check_manifests = _declare("mf_storage_check_manifests", c_int, _out_string, c_char_p, c_int)

@@ -1,0 +1,318 @@
+"""Execution backends: the protocol, and the local backend on the native scheduler."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Optional, Protocol, runtime_checkable
+
+from .. import _ffi
+from ..context.task import TaskContext
+from ..storage.local import LocalStorageBackend
+from ._native_run import NativeRun
+
+if TYPE_CHECKING:
+    from ..plan import TaskPlan
+    from .callbacks import CompletionCallback
+    from .handle import PlanHandle
+
+_log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class ExecutionBackend(Protocol):
+    """Runs whole plans: `submit_plan` returns a PlanHandle."""
+
+    def submit_plan(self, plan: "TaskPlan", completion_callback: Optional["CompletionCallback"] = None) -> "PlanHandle": ...
+
+    def get_plan_state(self, plan_id: str) -> str: ...
+
+    def cancel_plan(self, plan_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """Counts of a local run at one instant, for progress displays."""
+
+    total: int
+    succeeded: int
+    cached: int
+    failed: int
+    skipped: int
+    running: int
+    elapsed: float
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.cached + self.failed + self.skipped
+
+
+class LocalBackend:
+    """Runs a plan on this machine and returns when it is over.
+
+    Nodes start the moment their dependencies finish, on `workers` threads (default:
+    the number of CPUs; ``workers=1`` runs nodes one at a time in muflow's order). A
+    node whose ``manifest.json`` is complete is skipped without calling Python; the
+    sentinel root of a pipeline completes as a built-in no-op. With
+    ``processes=True`` tasks run in a pool of worker processes, for CPU-bound Python.
+    A failure stops the run (running nodes finish) and raises RuntimeError, as in
+    muflow; ``continue_on_failure=True`` instead runs every independent branch first.
+    Each node's directory is its storage_prefix, as in muflow.
+    """
+
+    def __init__(
+        self,
+        base_path: str,
+        registry_get: Optional[Callable] = None,
+        progress_reporter: Optional[Callable[[int, int, str], None]] = None,
+        *,
+        workers: Optional[int] = None,
+        processes: bool = False,
+        continue_on_failure: bool = False,
+        durable: bool = False,
+    ):
+        from .. import registry
+
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        self.base_path = base_path
+        self.registry_get = registry_get or registry.get
+        self.progress_reporter = progress_reporter
+        self.workers = workers or os.cpu_count() or 1
+        self.processes = processes
+        self.continue_on_failure = continue_on_failure
+        self.durable = durable
+        self._plan_states: dict[str, str] = {}
+        self._runs: dict[str, NativeRun] = {}
+
+    def submit_plan(
+        self,
+        plan: "TaskPlan",
+        completion_callback: Optional["CompletionCallback"] = None,
+        on_node_start: Optional[Callable[[str], None]] = None,
+        on_node_complete: Optional[Callable[[str], None]] = None,
+        on_node_failure: Optional[Callable[[str, str], None]] = None,
+        *,
+        on_progress: Optional[Callable[[RunSnapshot], None]] = None,
+        progress_interval: float = 0.1,
+    ) -> "PlanHandle":
+        """Runs `plan` to the end. Node callbacks get the node key (and the error
+        message on failure); `on_progress` is called on this thread every
+        `progress_interval` seconds and once at the end."""
+        from ..plan import TaskPlan
+        from .handle import PlanHandle
+
+        if not isinstance(plan, TaskPlan):
+            plan = TaskPlan.from_json(plan.to_json())
+        plan_id = plan.root_key
+        node_callbacks = (on_node_start, on_node_complete, on_node_failure)
+        run = NativeRun.start(
+            plan,
+            continue_on_failure=self.continue_on_failure,
+            durable=self.durable,
+            report_settled=any(c is not None for c in node_callbacks),
+        )
+        self._plan_states[plan_id] = "running"
+        self._runs[plan_id] = run
+        execution = _Execution(self, plan, run, node_callbacks)
+        started = time.monotonic()
+        try:
+            execution.run(on_progress, progress_interval, started)
+            failure = execution.failure()
+        except BaseException as exc:
+            self._plan_states[plan_id] = "failure"
+            if completion_callback:
+                completion_callback.notify(plan_id, success=False, error=str(exc))
+            raise
+        finally:
+            self._runs.pop(plan_id, None)
+            run.close()
+        if failure is not None:
+            self._plan_states[plan_id] = "failure"
+            if completion_callback:
+                completion_callback.notify(plan_id, success=False, error=failure)
+            raise RuntimeError(failure)
+        self._plan_states[plan_id] = "success"
+        if completion_callback:
+            completion_callback.notify(plan_id, success=True)
+        return PlanHandle(
+            backend="local",
+            plan_id=plan_id,
+            node_prefixes=plan._storage_prefixes(),
+            storage_type="local",
+            storage_config={},
+        )
+
+    def get_plan_state(self, plan_id: str) -> str:
+        """"pending", "running", "success" or "failure"."""
+        return self._plan_states.get(plan_id, "pending")
+
+    def cancel_plan(self, plan_id: str) -> None:
+        """Stops a plan running in another thread: no further node starts, running
+        nodes finish, and its submit_plan raises RuntimeError."""
+        run = self._runs.get(plan_id)
+        if run is None:
+            raise RuntimeError(f"plan {plan_id!r} is not running on this backend")
+        run.cancel()
+
+
+class _Execution:
+    """The Python side of one run: worker threads pulling nodes from the native
+    scheduler, running their tasks, and reporting back."""
+
+    def __init__(self, backend: LocalBackend, plan, run: NativeRun, callbacks):
+        self._backend = backend
+        self._plan = plan
+        self._run = run
+        self._on_start, self._on_complete, self._on_failure = callbacks
+        self._lock = threading.Lock()
+        self._first_failure: Optional[str] = None
+        self._raised: Optional[BaseException] = None
+        self._pool = None
+
+    def run(self, on_progress, interval: float, started: float) -> None:
+        workers = self._backend.workers
+        if self._backend.processes:
+            from ._process_pool import TaskProcessPool
+
+            self._pool = TaskProcessPool(workers, self._backend.registry_get)
+        try:
+            if workers == 1 and on_progress is None:
+                self._work()
+            else:
+                self._work_on_threads(workers, on_progress, interval, started)
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+        if on_progress is not None:
+            on_progress(self.snapshot(started))
+        if self._raised is not None:
+            raise self._raised
+
+    def _work_on_threads(self, workers, on_progress, interval, started) -> None:
+        threads = [threading.Thread(target=self._work, name=f"muflow-worker-{i}", daemon=True) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        while True:
+            alive = [thread for thread in threads if thread.is_alive()]
+            if not alive:
+                return
+            alive[0].join(interval)
+            if on_progress is not None:
+                on_progress(self.snapshot(started))
+
+    def snapshot(self, started: float) -> RunSnapshot:
+        p = self._run.progress()
+        return RunSnapshot(p.total, p.succeeded, p.cached, p.failed, p.skipped, p.running, time.monotonic() - started)
+
+    def failure(self) -> Optional[str]:
+        if self._first_failure is not None:
+            return self._first_failure
+        if self._run.progress().cancelled:
+            return f"Plan {self._plan.root_key} was cancelled"
+        return None
+
+    def _work(self) -> None:
+        run = self._run
+        keys = self._plan._keys
+        try:
+            while True:
+                kind, index = run.next()
+                if kind == _ffi.EVENT_DONE:
+                    return
+                key = keys[index]
+                if kind == _ffi.EVENT_RUN:
+                    self._run_node(index, key)
+                elif kind == _ffi.EVENT_FAILED:
+                    self._failed(key, _ffi.last_error_message(), "")
+                else:
+                    if self._on_start:
+                        self._on_start(key)
+                    if self._on_complete:
+                        self._on_complete(key)
+        except BaseException as exc:  # a callback raised: stop the run, re-raise in submit_plan
+            with self._lock:
+                if self._raised is None:
+                    self._raised = exc
+            run.cancel()
+
+    def _run_node(self, index: int, key: str) -> None:
+        node = self._plan.nodes[key]
+        if self._on_start:
+            self._on_start(key)
+        storage = LocalStorageBackend._adopt(self._run.storage_handle(index), node.storage_prefix)
+        try:
+            if self._pool is not None:
+                error = self._pool.run(node, storage)
+            else:
+                error = self._call_task(node, storage)
+        except BaseException as exc:
+            error = (str(exc), traceback.format_exc())
+        finally:
+            storage._native.close()
+        self._run.finish(index, error)
+        if error is None:
+            if self._on_complete:
+                self._on_complete(key)
+        else:
+            self._failed(key, *error, function=node.function)
+
+    def _call_task(self, node, storage) -> Optional[tuple[str, str]]:
+        context = TaskContext(storage, node.kwargs, DependencyStorages(node.dependency_access_map),
+                              self._backend.progress_reporter)
+        return run_task(self._backend.registry_get, node.function, node.kwargs, context)
+
+    def _failed(self, key: str, message: str, details: str, function: Optional[str] = None) -> None:
+        with self._lock:
+            if self._first_failure is None:
+                name = function or self._plan.nodes[key].function
+                self._first_failure = f"Node {name} failed: {message}\n{details}"
+        _log.error("Node failed: %s... - %s", key[:16], message)
+        if self._on_failure:
+            self._on_failure(key, message)
+
+
+def run_task(registry_get, function: str, kwargs: dict, context: TaskContext) -> Optional[tuple[str, str]]:
+    """Runs one task as execute_task does after its cache check and context.json:
+    typed context, validated parameters, the call. Returns None or (message,
+    traceback)."""
+    from ..executor import _prepared_context, _task_entry
+    from ..executor import ExecutionPayload
+
+    try:
+        entry = _task_entry(registry_get, function)
+        payload = ExecutionPayload.model_construct(task_name=function, kwargs=kwargs, storage_prefix="",
+                                                   context_data={}, dependency_prefixes={}, queue=None)
+        entry.fn(_prepared_context(context, entry, payload))
+        return None
+    except Exception as exc:
+        return str(exc), traceback.format_exc()
+
+
+class DependencyStorages(Mapping):
+    """Access key to dependency storage, opened on first use: a node with many
+    dependencies opens only those its task reads."""
+
+    def __init__(self, prefixes: dict[str, str]):
+        self._prefixes = prefixes
+        self._opened: dict[str, LocalStorageBackend] = {}
+
+    def __getitem__(self, key: str) -> LocalStorageBackend:
+        storage = self._opened.get(key)
+        if storage is None:
+            storage = self._opened[key] = LocalStorageBackend(self._prefixes[key])
+        return storage
+
+    def __iter__(self):
+        return iter(self._prefixes)
+
+    def __len__(self) -> int:
+        return len(self._prefixes)
+
+    def __contains__(self, key) -> bool:
+        return key in self._prefixes

@@ -1,0 +1,104 @@
+"""PlanHandle: a serialisable reference to a submitted plan, and its progress."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Optional
+
+import pydantic
+
+
+class PlanProgress(pydantic.BaseModel):
+    """How many of a plan's nodes are complete, and which."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    total: int
+    completed: int
+    node_breakdown: dict[str, bool]
+
+    @property
+    def fraction(self) -> float:
+        return self.completed / self.total if self.total else 0.0
+
+    @property
+    def is_complete(self) -> bool:
+        return self.completed == self.total
+
+
+_CELERY_STATES = {"PENDING": "pending", "STARTED": "running", "SUCCESS": "success", "FAILURE": "failure",
+                  "REVOKED": "failure"}
+_SFN_STATES = {"RUNNING": "running", "SUCCEEDED": "success", "FAILED": "failure", "TIMED_OUT": "failure",
+               "ABORTED": "failure"}
+
+
+class PlanHandle(pydantic.BaseModel):
+    """Where a plan runs (`backend`, `plan_id`) and where its nodes write
+    (`node_prefixes`, `storage_type`, `storage_config`); store `to_json()` and query it
+    later from any process."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    backend: Literal["local", "celery", "step_functions"]
+    plan_id: str
+    node_prefixes: dict[str, str]
+    storage_type: str
+    storage_config: dict
+
+    _celery_app: ClassVar[Optional[object]] = None
+
+    @classmethod
+    def configure_celery(cls, app) -> None:
+        """The Celery app that get_state and cancel use for Celery handles."""
+        cls._celery_app = app
+
+    def get_state(self) -> str:
+        """"pending", "running", "success" or "failure". A local handle exists only
+        once its plan finished, successfully."""
+        if self.backend == "local":
+            return "success"
+        if self.backend == "celery":
+            from celery.result import AsyncResult
+
+            result = AsyncResult(self.plan_id, app=self._require_celery())
+            return _CELERY_STATES.get(result.state, "pending")
+        if self.backend == "step_functions":
+            import boto3
+
+            status = boto3.client("stepfunctions").describe_execution(executionArn=self.plan_id)["status"]
+            return _SFN_STATES.get(status, "pending")
+        raise ValueError(f"Unknown backend: {self.backend!r}")
+
+    def get_progress(self) -> PlanProgress:
+        """Checks every node's manifest (one native call for local storage)."""
+        from ..storage.progress import make_progress_checker
+
+        checker = make_progress_checker(self.storage_type, self.storage_config)
+        done = checker.completed_prefixes(list(self.node_prefixes.values()))
+        breakdown = {key: prefix in done for key, prefix in self.node_prefixes.items()}
+        return PlanProgress(total=len(breakdown), completed=sum(breakdown.values()), node_breakdown=breakdown)
+
+    def cancel(self) -> None:
+        if self.backend == "local":
+            raise NotImplementedError("A local plan has finished by the time its handle exists; nothing to cancel")
+        if self.backend == "celery":
+            self._require_celery().control.revoke(self.plan_id, terminate=True)
+            return
+        if self.backend == "step_functions":
+            import boto3
+
+            boto3.client("stepfunctions").stop_execution(executionArn=self.plan_id,
+                                                         cause="Cancelled by muflow PlanHandle")
+            return
+        raise ValueError(f"Unknown backend: {self.backend!r}")
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, s: str) -> "PlanHandle":
+        return cls.model_validate_json(s)
+
+    def _require_celery(self):
+        if self._celery_app is None:
+            raise RuntimeError("No Celery app configured. Call PlanHandle.configure_celery(app) first.")
+        return self._celery_app

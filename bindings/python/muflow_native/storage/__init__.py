@@ -1,0 +1,21 @@
+"""Storage backends and content-addressed prefixes."""
+
+from .base import (
+    PROTECTED_FILES,
+    StorageBackend,
+    compute_prefix,
+    compute_prefixes,
+    validate_filename,
+    validate_writable,
+)
+from .local import LocalStorageBackend
+
+__all__ = [
+    "PROTECTED_FILES",
+    "StorageBackend",
+    "LocalStorageBackend",
+    "compute_prefix",
+    "compute_prefixes",
+    "validate_filename",
+    "validate_writable",
+]

@@ -1,0 +1,157 @@
+"""Local filesystem storage, enforced by the native core."""
+
+from __future__ import annotations
+
+import json
+from ctypes import byref, c_int, c_void_p
+from pathlib import Path
+from typing import IO, Any, Optional, Union
+
+from .. import _ffi
+from .._handles import NativeHandle
+from .base import compute_prefix
+
+_WRITE_MODES = frozenset("wax+")
+
+
+class _NativeStorage(NativeHandle):
+    _free = _ffi.mf_storage_free
+    __slots__ = ()
+
+
+class LocalStorageBackend:
+    """A node's output directory.
+
+    With `hash_dict`, the directory is ``path / compute_prefix(hash_dict, base_prefix,
+    identity_keys)``. `allowed_outputs`: None allows any name, an empty set makes the
+    storage read-only, a set allows only its names. Files are written once each,
+    atomically; ``context.json`` and ``manifest.json`` are reserved for the executor;
+    no name may reach outside the directory, through ``..`` or through a symlink.
+    Set `durable` to sync every file to the disk before the manifest names it.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, Path],
+        hash_dict: dict = None,
+        base_prefix: str = "muflow",
+        allowed_outputs: set[str] = None,
+        identity_keys: list[str] = None,
+        *,
+        durable: bool = False,
+    ):
+        if hash_dict is not None:
+            path = Path(path) / compute_prefix(hash_dict, base_prefix, identity_keys)
+        self._path = Path(path)
+        flags = _ffi.STORAGE_DURABLE if durable else 0
+        allowed = None
+        if allowed_outputs is not None:
+            flags |= _ffi.STORAGE_RESTRICT_OUTPUTS
+            allowed = json.dumps(sorted(allowed_outputs)).encode("ascii")
+        self._allowed_outputs = allowed_outputs
+        handle = c_void_p()
+        _ffi.check(_ffi.mf_storage_new(byref(handle), _encode_path(self._path), flags, allowed))
+        self._native = _NativeStorage(handle)
+
+    @classmethod
+    def _adopt(cls, handle: c_void_p, path: str) -> "LocalStorageBackend":
+        """Wraps a storage the library opened (a running node's)."""
+        storage = cls.__new__(cls)
+        storage._path = Path(path)
+        storage._allowed_outputs = None
+        storage._native = _NativeStorage(handle)
+        return storage
+
+    @property
+    def storage_prefix(self) -> str:
+        return str(self._path)
+
+    @property
+    def written_files(self) -> frozenset[str]:
+        text = _ffi.call_returning_string(_ffi.mf_storage_written_files, self._native)
+        return frozenset(json.loads(text))
+
+    # -- Writing ----------------------------------------------------------------------
+
+    def save_file(self, filename: str, data: bytes) -> None:
+        data = bytes(data)
+        _ffi.check(_ffi.mf_storage_save(self._native, _ffi.encode_name(filename), data, len(data), 0))
+
+    def save_text(self, filename: str, data: str, encoding: str = "utf-8") -> None:
+        self.save_file(filename, data.encode(encoding))
+
+    def save_json(self, filename: str, data: Any, allow_protected: bool = False) -> None:
+        from ..io.json import dumps_json
+
+        text = dumps_json(data, indent=2).encode("utf-8")
+        _ffi.check(
+            _ffi.mf_storage_save(self._native, _ffi.encode_name(filename), text, len(text), int(allow_protected))
+        )
+
+    def save_xarray(self, filename: str, dataset) -> None:
+        from ..io.xarray import save_xarray_to_file
+
+        name = _ffi.encode_name(filename)
+        path = _ffi.call_returning_string(_ffi.mf_storage_begin_write, self._native, name)
+        try:
+            save_xarray_to_file(dataset, path)
+        except BaseException:
+            _ffi.mf_storage_end_write(self._native, name, 0)
+            raise
+        _ffi.check(_ffi.mf_storage_end_write(self._native, name, 1))
+
+    def _record_written_elsewhere(self, filename: str) -> None:
+        """Records a file another process wrote into this directory (checked and
+        claimed like a write), so that the manifest lists it with its size."""
+        name = _ffi.encode_name(filename)
+        path = _ffi.call_returning_string(_ffi.mf_storage_begin_write, self._native, name)
+        del path
+        _ffi.check(_ffi.mf_storage_end_write(self._native, name, 1))
+
+    # -- Reading ----------------------------------------------------------------------
+
+    def _read_path(self, filename: str) -> str:
+        return _ffi.call_returning_string(_ffi.mf_storage_read_path, self._native, _ffi.encode_name(filename))
+
+    def open_file(self, filename: str, mode: str = "r") -> IO:
+        path = self._read_path(filename)
+        if _WRITE_MODES.intersection(mode):
+            raise ValueError("open_file is read-only. Use save_file() or save_text() to write files.")
+        return open(path, mode)
+
+    def read_file(self, filename: str) -> bytes:
+        with open(self._read_path(filename), "rb") as f:
+            return f.read()
+
+    def read_json(self, filename: str) -> Any:
+        from ..io.json import loads_json
+
+        with open(self._read_path(filename), encoding="utf-8") as f:
+            return loads_json(f.read())
+
+    def read_xarray(self, filename: str):
+        from ..io.xarray import load_xarray_from_file
+
+        return load_xarray_from_file(self._read_path(filename))
+
+    def exists(self, filename: str) -> bool:
+        found = c_int()
+        _ffi.check(_ffi.mf_storage_exists(byref(found), self._native, _ffi.encode_name(filename)))
+        return bool(found.value)
+
+    # -- Node state -------------------------------------------------------------------
+
+    def is_cached(self) -> bool:
+        """True when manifest.json exists and every file it records has its size."""
+        return bool(_ffi.mf_storage_is_cached(self._native, _ffi.CACHE_CHECK_SIZES))
+
+    def write_manifest(self) -> None:
+        """Writes manifest.json atomically, after every file it lists."""
+        _ffi.check(_ffi.mf_storage_write_manifest(self._native))
+
+
+def _encode_path(path: Path) -> bytes:
+    text = str(path)
+    if "\0" in text:
+        raise ValueError("storage path must not contain a NUL byte")
+    return text.encode("utf-8", "surrogatepass")

@@ -1,0 +1,591 @@
+/*
+ * muflow.h - the C interface of libmuflow, a workflow execution engine.
+ *
+ * This header is the contract. Every function is declared here once and implemented
+ * in Swift with `@c @implementation`, which the compiler checks against these
+ * declarations.
+ *
+ * Conventions
+ * -----------
+ * - Every public name starts with `mf_` (functions, types) or `MF_` (macros, enum
+ *   constants). Only `mf_*` symbols are exported from libmuflow.so.
+ * - Fallible functions return an `mf_status`: MF_OK (0) on success, a positive code
+ *   naming the kind of failure otherwise. The message of the latest failure is read
+ *   with mf_last_error_message() on the thread that made the failing call.
+ * - Output parameters come first and are named `out...`. On failure they are left
+ *   untouched, and nothing is half-done: no output is allocated, nothing is written.
+ * - Strings going in are NUL-terminated UTF-8 unless a length is passed beside them.
+ *   Pointers going in are borrowed for the duration of the call only; the library
+ *   copies what it keeps.
+ * - Strings coming out through `char **out` are owned by the caller, NUL-terminated,
+ *   and released with mf_string_free(). Strings returned directly (`const char *`)
+ *   are owned by the library; each function says how long they live.
+ * - Handles are opaque (`mf_x *`), made by `mf_x_new...` and released by `mf_x_free`,
+ *   which accepts NULL.
+ * - A NULL pointer where the documentation does not allow one is reported as
+ *   MF_ERR_INVALID_ARGUMENT, never dereferenced.
+ *
+ * Thread safety
+ * -------------
+ * Every function may be called from any thread. Functions that take no handle, and
+ * functions that take a `const` handle, may run concurrently. Functions that take a
+ * non-const handle need the caller to serialise calls on that handle.
+ */
+#ifndef MUFLOW_H
+#define MUFLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------------- */
+
+#define MF_VERSION_MAJOR 0
+#define MF_VERSION_MINOR 1
+#define MF_VERSION_PATCH 0
+/** The version as one number, MAJOR * 10000 + MINOR * 100 + PATCH. */
+#define MF_VERSION_NUMBER (MF_VERSION_MAJOR * 10000 + MF_VERSION_MINOR * 100 + MF_VERSION_PATCH)
+
+/** The version of the loaded library, as MF_VERSION_NUMBER computes it. A program may
+ *  compare it with the MF_VERSION_NUMBER it was compiled with. */
+uint32_t mf_version(void);
+
+/** The version of the loaded library as "MAJOR.MINOR.PATCH". Static storage; never
+ *  freed. */
+const char *mf_version_string(void);
+
+/* ---------------------------------------------------------------------------------
+ * Status codes and errors
+ * ------------------------------------------------------------------------------- */
+
+/** The outcome of a fallible call. The numeric values are stable. */
+typedef enum mf_status {
+    MF_OK = 0,
+    /** Malformed or unacceptable input: bad JSON, a bad name, a NULL pointer. */
+    MF_ERR_INVALID_ARGUMENT = 1,
+    /** A named thing (task, node, file, key) does not exist. */
+    MF_ERR_NOT_FOUND = 2,
+    /** A thing that may exist only once already exists (a written file, a task name). */
+    MF_ERR_ALREADY_EXISTS = 3,
+    /** A protected file, or a path outside what may be written. */
+    MF_ERR_PERMISSION = 4,
+    /** A dependency cycle among steps or plan nodes. */
+    MF_ERR_CYCLE = 5,
+    /** The operating system refused a file operation. */
+    MF_ERR_IO = 6,
+    /** A task reported failure. */
+    MF_ERR_TASK_FAILED = 7,
+    /** The operation was cancelled. */
+    MF_ERR_CANCELLED = 8,
+    /** A value the JSON data model cannot represent. */
+    MF_ERR_TYPE = 9,
+    /** A size or nesting-depth limit was exceeded. */
+    MF_ERR_LIMIT = 10,
+    /** A bug in the library. Please report it with the message. */
+    MF_ERR_INTERNAL = 11
+} mf_status;
+
+/** The name of a status code ("MF_OK", "MF_ERR_CYCLE", ...), or "MF_ERR_UNKNOWN".
+ *  Static storage; never freed. */
+const char *mf_status_name(mf_status status);
+
+/** The message of the latest failed call made on the calling thread, or "" if none has
+ *  failed. Owned by the library; valid until the next failing call on this thread.
+ *  Each thread has its own message, so concurrent callers never see each other's. */
+const char *mf_last_error_message(void);
+
+/** Releases a string that the library returned through a `char **out` parameter.
+ *  NULL is accepted and does nothing. */
+void mf_string_free(char *string);
+
+/* ---------------------------------------------------------------------------------
+ * Values: the formats in which structured values cross this interface
+ * ------------------------------------------------------------------------------- */
+
+/** How the bytes of a structured value are encoded.
+ *
+ *  MF_FORMAT_JSON: UTF-8 JSON text (RFC 8259) with Python's extensions `NaN`,
+ *  `Infinity` and `-Infinity`. Integers of any size are kept exactly. A repeated object
+ *  key keeps its first position and its last value. Nesting is limited to
+ *  MF_MAX_DEPTH levels (MF_ERR_LIMIT beyond).
+ *
+ *  MF_FORMAT_PICKLE: a Python pickle (protocols 2 to 5) of plain data only: dict,
+ *  list, tuple (read as a list), str, int, float, bool and None. Objects the pickle
+ *  shares are read once and shared. Anything else (a class, a set, bytes) is refused
+ *  with MF_ERR_TYPE naming the key path. Dict keys that are not strings are made
+ *  strings as Python's `json` does, after sorting them as Python would. */
+typedef enum mf_format {
+    MF_FORMAT_JSON = 0,
+    MF_FORMAT_PICKLE = 1
+} mf_format;
+
+/** The deepest nesting of arrays and objects accepted in any input. */
+#define MF_MAX_DEPTH 1000
+
+/** Writes `*out` (length in `*out_len` if not NULL) as Python's
+ *  `json.dumps(value, sort_keys=True)` would: separators ", " and ": ", every
+ *  non-ASCII character escaped, keys sorted by code point, floats as Python's repr.
+ *  Errors: MF_ERR_INVALID_ARGUMENT for malformed input, MF_ERR_LIMIT for nesting
+ *  deeper than MF_MAX_DEPTH, MF_ERR_TYPE for a value JSON cannot hold. */
+mf_status mf_json_canonical(char **out, size_t *out_len, mf_format format,
+                            const void *data, size_t length);
+
+/* ---------------------------------------------------------------------------------
+ * Content-addressed storage prefixes
+ * ------------------------------------------------------------------------------- */
+
+/** Computes the storage prefix of a node exactly as muflow 0.4.0's compute_prefix:
+ *  "{base_prefix}/{task}/{first 16 hex digits of SHA-256 of the canonical JSON}".
+ *
+ *  hash_dict (`data`, `length` bytes in `format`) must be an object. The hashed object
+ *  is the whole hash_dict when identity_keys_json is NULL or an empty array; otherwise
+ *  it is the keys of hash_dict named in identity_keys_json plus "task" (the value of
+ *  hash_dict's "task", or "unknown"). The label is hash_dict's "task" written as
+ *  Python's str() writes it, or "unknown".
+ *
+ *  base_prefix: NUL-terminated UTF-8, may be empty, must not be NULL.
+ *  identity_keys_json: NULL, or NUL-terminated JSON text of an array of strings.
+ *  On success `*out` is a new string; free it with mf_string_free(). */
+mf_status mf_compute_prefix(char **out, mf_format format, const void *data, size_t length,
+                            const char *base_prefix, const char *identity_keys_json);
+
+/** The batch form of mf_compute_prefix: `data` is an array of hash dicts, all hashed
+ *  with the same base_prefix and identity keys. On success `*out` is a JSON array of
+ *  the prefixes, in order (free with mf_string_free()). If any element fails, the call
+ *  fails, the message names the element's index, and nothing is returned. */
+mf_status mf_compute_prefixes(char **out, mf_format format, const void *data, size_t length,
+                              const char *base_prefix, const char *identity_keys_json);
+
+/* ---------------------------------------------------------------------------------
+ * Local storage: one node's directory
+ * ------------------------------------------------------------------------------- */
+
+/** Checks a file name as every storage does: MF_ERR_INVALID_ARGUMENT if it is empty,
+ *  absolute, or climbs out of the directory once normalised (its normal form starts
+ *  with ".."). */
+mf_status mf_filename_validate(const char *name);
+
+/** A node's output directory. Files are written once each; `context.json` and
+ *  `manifest.json` are protected from tasks; no name may reach outside the directory,
+ *  not through `..`, an absolute path, a NUL byte or a symlink; each file appears
+ *  atomically (temporary file and rename), and `manifest.json` appears after every
+ *  file it lists. A storage may be used from several threads at once. */
+typedef struct mf_storage mf_storage;
+
+/** Flags for mf_storage_new. */
+enum {
+    /** Sync every file and directory entry to the disk before the manifest's rename
+     *  (durable against power loss; costs an fsync per file). */
+    MF_STORAGE_DURABLE = 1 << 0,
+    /** Restrict writes to the names in allowed_outputs_json. Without this flag the
+     *  argument is ignored and any valid name may be written. */
+    MF_STORAGE_RESTRICT_OUTPUTS = 1 << 1
+};
+
+/** Opens (creating it and its parents if needed) the directory `path`.
+ *  allowed_outputs_json: with MF_STORAGE_RESTRICT_OUTPUTS, a JSON array of the names a
+ *  task may write; an empty array makes the storage read-only for tasks.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (empty path, NUL, bad JSON), MF_ERR_IO and
+ *  MF_ERR_PERMISSION when the directory cannot be created. Free with mf_storage_free. */
+mf_status mf_storage_new(mf_storage **out, const char *path, uint32_t flags,
+                         const char *allowed_outputs_json);
+
+/** Releases a storage. NULL is accepted. Files stay on disk. */
+void mf_storage_free(mf_storage *storage);
+
+/** The directory, as given to mf_storage_new. Owned by the storage; valid until it is
+ *  freed. */
+const char *mf_storage_path(const mf_storage *storage);
+
+/** Writes `length` bytes as `name`. allow_protected (non-zero) lets the executor write
+ *  `context.json` and `error.json`; tasks pass 0.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (bad name), MF_ERR_PERMISSION (protected, not among
+ *  the allowed outputs, or escaping through a symlink), MF_ERR_ALREADY_EXISTS (written
+ *  before through this storage), MF_ERR_IO. On failure nothing is left on disk. */
+mf_status mf_storage_save(mf_storage *storage, const char *name, const void *data,
+                          size_t length, int allow_protected);
+
+/** For writers that need a path: checks `name` as mf_storage_save does, claims it,
+ *  creates its directory and returns the path to write (free with mf_string_free).
+ *  Then call mf_storage_end_write with success non-zero once the file is complete
+ *  (it is recorded with its size and checksum), or zero to give the name back. */
+mf_status mf_storage_begin_write(char **out_path, mf_storage *storage, const char *name);
+mf_status mf_storage_end_write(mf_storage *storage, const char *name, int success);
+
+/** The path to read `name` from, after checking that it stays inside the directory
+ *  (the file need not exist). Free with mf_string_free. */
+mf_status mf_storage_read_path(char **out_path, const mf_storage *storage, const char *name);
+
+/** Sets `*out_exists` to 1 if `name` exists, else 0. Errors as mf_storage_read_path. */
+mf_status mf_storage_exists(int *out_exists, const mf_storage *storage, const char *name);
+
+/** The names written through this storage, as a sorted JSON array (free with
+ *  mf_string_free). */
+mf_status mf_storage_written_files(char **out_json, const mf_storage *storage);
+
+/** How mf_storage_is_cached trusts a manifest. */
+typedef enum mf_cache_check {
+    /** manifest.json exists (muflow's rule). */
+    MF_CACHE_CHECK_PRESENCE = 0,
+    /** manifest.json exists and every file it records has its recorded size. A
+     *  manifest written by muflow records no sizes and is trusted by presence. */
+    MF_CACHE_CHECK_SIZES = 1
+} mf_cache_check;
+
+/** 1 if the node's results are complete per `check`, else 0. Never fails. */
+int mf_storage_is_cached(const mf_storage *storage, mf_cache_check check);
+
+/** Checks many node directories at once: `prefixes_json` is a JSON array of
+ *  directories; `*out_json` becomes a JSON array of the same length holding true where
+ *  the directory's manifest is complete per `check` (free with mf_string_free).
+ *  Errors: MF_ERR_INVALID_ARGUMENT (not an array of strings). */
+mf_status mf_storage_check_manifests(char **out_json, const char *prefixes_json, mf_cache_check check);
+
+/** Writes manifest.json (`files`, `timestamp`, and the size and SHA-256 of each file)
+ *  atomically, after every file it lists. Errors: MF_ERR_IO. */
+mf_status mf_storage_write_manifest(mf_storage *storage);
+
+/* ---------------------------------------------------------------------------------
+ * Pipelines and plans
+ *
+ * A registry describes tasks; a pipeline declares steps; mf_pipeline_build compiles
+ * both into a plan exactly as muflow 0.4.0's Pipeline.build_plan does (same node keys,
+ * kwargs, edges, access maps, output files and sentinel root), and a plan converts to
+ * and from muflow's plan JSON byte for byte.
+ * ------------------------------------------------------------------------------- */
+
+/** Task descriptors by name. Unlike other handles, a registry locks internally: every
+ *  function below may be called on the same registry from several threads at once. */
+typedef struct mf_registry mf_registry;
+
+/** Makes an empty registry. Free with mf_registry_free. Errors: MF_ERR_INVALID_ARGUMENT
+ *  (NULL out). */
+mf_status mf_registry_new(mf_registry **out);
+
+/** Releases a registry. NULL is accepted. Plans built with it stay valid. */
+void mf_registry_free(mf_registry *registry);
+
+/** Registers a task from a JSON object:
+ *    {"name": str, "display_name": str = "", "queue": str = "default",
+ *     "identity_keys": [str] or null = null, "output_files": [str] = [],
+ *     "context_type": str = "task"}
+ *  identity_keys null or empty means every kwarg is hashed; output_files are the file
+ *  names the task declares (muflow's `outputs.files` keys), copied into its plan nodes.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (bad JSON, a missing name, an unknown field or a
+ *  wrong type), MF_ERR_ALREADY_EXISTS (the name is registered). */
+mf_status mf_registry_add(mf_registry *registry, const char *descriptor_json);
+
+/** Unregisters a task. Errors: MF_ERR_NOT_FOUND if no task has that name. */
+mf_status mf_registry_remove(mf_registry *registry, const char *name);
+
+/** The descriptor of a task as a JSON object in the form mf_registry_add reads (free
+ *  with mf_string_free). Errors: MF_ERR_NOT_FOUND. */
+mf_status mf_registry_get(char **out_json, const mf_registry *registry, const char *name);
+
+/** The registered names in registration order, as a JSON array (free with
+ *  mf_string_free). */
+mf_status mf_registry_names(char **out_json, const mf_registry *registry);
+
+/** Unregisters every task. */
+mf_status mf_registry_clear(mf_registry *registry);
+
+/** A declared DAG of steps, kept in declaration order. Not locked: calls on one
+ *  pipeline must be serialised, except that const functions may run concurrently. */
+typedef struct mf_pipeline mf_pipeline;
+
+/** The kind of a step: muflow's Step (one node) or ForEach (one node per item). */
+typedef enum mf_step_kind {
+    MF_STEP_SINGLE = 0,
+    MF_STEP_FOREACH = 1
+} mf_step_kind;
+
+/** Makes an empty pipeline. `name` names the sentinel root node when the last step
+ *  has other than one node; display_name may be NULL (""). Free with
+ *  mf_pipeline_free. Errors: MF_ERR_INVALID_ARGUMENT (NULL out or name, not UTF-8). */
+mf_status mf_pipeline_new(mf_pipeline **out, const char *name, const char *display_name);
+
+/** Releases a pipeline. NULL is accepted. Plans built from it stay valid. */
+void mf_pipeline_free(mf_pipeline *pipeline);
+
+/** Appends a step. after_json: NULL (no dependencies) or a JSON array of the names of
+ *  the steps that must complete first; they may be declared later, and are checked
+ *  by mf_pipeline_validate and mf_pipeline_build. Step names are checked there too
+ *  (muflow refuses a name containing ':').
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 strings, bad after_json, an
+ *  unknown kind), MF_ERR_ALREADY_EXISTS (the pipeline has a step of that name). */
+mf_status mf_pipeline_add_step(mf_pipeline *pipeline, const char *name, const char *task,
+                               mf_step_kind kind, const char *after_json);
+
+/** Supplies a step's jobs up front, so that building needs no callback for it: for a
+ *  single step an object (muflow's kwargs_map result), for a forEach step an array of
+ *  objects (muflow's `over` result). The value is copied; supplying again replaces it.
+ *  Errors: MF_ERR_NOT_FOUND (no such step), MF_ERR_INVALID_ARGUMENT (malformed value,
+ *  an array for a single step, a non-array for a forEach step, or an item that is not
+ *  an object, named by its index), MF_ERR_LIMIT, MF_ERR_TYPE as for mf_format. */
+mf_status mf_pipeline_set_step_jobs(mf_pipeline *pipeline, const char *step_name,
+                                    mf_format format, const void *data, size_t length);
+
+/** Checks the pipeline as muflow does before building (step names, then a depth-first
+ *  topological sort over the steps in declaration order, visiting `after` in order)
+ *  and writes the step names in that order as a JSON array (free with
+ *  mf_string_free). This is the order in which mf_pipeline_build asks for jobs.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (a name with ':', an unknown `after` reference,
+ *  both named), MF_ERR_CYCLE (the message names every step of the cycle). */
+mf_status mf_pipeline_validate(char **out_json, const mf_pipeline *pipeline);
+
+/** Asked once per step, in topological order, for the jobs of each step that has none
+ *  supplied by mf_pipeline_set_step_jobs. Set *format_out, *data_out and *len_out to a
+ *  value as mf_pipeline_set_step_jobs takes it, or leave *data_out NULL: for a single
+ *  step that means no kwargs_map (an empty object); a forEach step must supply an
+ *  array. The data must stay valid until the callback is next called or
+ *  mf_pipeline_build returns. Return MF_OK, or any other status to stop the build,
+ *  which then returns that status. Called on the thread that called mf_pipeline_build. */
+typedef mf_status (*mf_jobs_callback)(void *user_data, const char *step_name,
+                                      mf_format *format_out, const void **data_out,
+                                      size_t *len_out);
+
+/** Flags for mf_pipeline_build. */
+enum {
+    /** Fail with MF_ERR_NOT_FOUND when a step's task is not in the registry (muflow
+     *  builds such a step with no identity keys and no output files). */
+    MF_BUILD_STRICT = 1 << 0
+};
+
+/** A built plan: a static DAG of nodes with content-addressed storage prefixes.
+ *  Immutable: every function taking a plan may run concurrently on it. */
+typedef struct mf_plan mf_plan;
+
+/** Compiles a pipeline into a plan, as muflow's build_plan(subject_key, kwargs,
+ *  base_prefix). registry may be NULL (no task registered). kwargs: an object in
+ *  `kwargs_format`; NULL with length 0 means {}. base_prefix: NULL means "muflow".
+ *  jobs: NULL if every forEach step has jobs supplied; user_data is passed to it. The
+ *  build works on a copy of the pipeline: changes the callback makes to it apply to
+ *  later builds only. Free the plan with mf_plan_free.
+ *  Errors: those of mf_pipeline_validate; MF_ERR_INVALID_ARGUMENT (an empty pipeline,
+ *  a forEach step without items, malformed or misshapen jobs naming the step and
+ *  item); MF_ERR_TYPE (kwargs not an object); MF_ERR_NOT_FOUND (MF_BUILD_STRICT and an
+ *  unregistered task, naming task and step); a status returned by the callback. */
+mf_status mf_pipeline_build(mf_plan **out, const mf_pipeline *pipeline,
+                            const mf_registry *registry, const char *subject_key,
+                            mf_format kwargs_format, const void *kwargs, size_t kwargs_length,
+                            const char *base_prefix, uint32_t flags,
+                            mf_jobs_callback jobs, void *user_data);
+
+/** Releases a plan. NULL is accepted. Strings the plan returned directly
+ *  (mf_plan_root_key) die with it. */
+void mf_plan_free(mf_plan *plan);
+
+/** The plan as muflow's TaskPlan.to_json() writes it (pydantic's compact JSON), byte
+ *  for byte. `*out` is freed with mf_string_free; `*out_len` (if not NULL) is its
+ *  length. */
+mf_status mf_plan_to_json(char **out, size_t *out_len, const mf_plan *plan);
+
+/** Reads `length` bytes of plan JSON (no terminating NUL needed) as muflow's
+ *  TaskPlan.from_json does: any layout or field order, missing optional fields
+ *  defaulted (analysis_id read as pydantic's lax int), unknown fields refused. A node
+ *  may be filed under a key other than its "key" field, as muflow allows; lookups,
+ *  depends_on and the returned key lists use the filing keys. The plan must also be
+ *  usable: root_key and every depends_on key name a node, and the nodes form no
+ *  cycle. Errors: MF_ERR_INVALID_ARGUMENT (the message gives the path of the culprit,
+ *  e.g. "nodes.<key>.depends_on.0"), MF_ERR_CYCLE (naming one cycle), MF_ERR_LIMIT. */
+mf_status mf_plan_from_json(mf_plan **out, const char *json, size_t length);
+
+/** The number of nodes; 0 for NULL. */
+size_t mf_plan_node_count(const mf_plan *plan);
+
+/** The root node's key. Owned by the plan, valid until it is freed; "" for NULL. */
+const char *mf_plan_root_key(const mf_plan *plan);
+
+/** The index (0 ... count-1, in the plan's node order) of the node filed under `key`.
+ *  Errors: MF_ERR_NOT_FOUND. */
+mf_status mf_plan_node_index(size_t *out_index, const mf_plan *plan, const char *key);
+
+/** What mf_plan_node_field reads. String fields come as their text; the others as
+ *  compact JSON as the plan JSON holds them. */
+typedef enum mf_node_field {
+    MF_NODE_KEY = 0,
+    MF_NODE_FUNCTION = 1,
+    MF_NODE_SUBJECT_KEY = 2,
+    MF_NODE_STORAGE_PREFIX = 3,
+    /** The kwargs object. */
+    MF_NODE_KWARGS = 4,
+    /** A JSON array of keys. */
+    MF_NODE_DEPENDS_ON = 5,
+    /** A JSON array of keys. */
+    MF_NODE_DEPENDED_ON_BY = 6,
+    /** A JSON array of file names. */
+    MF_NODE_OUTPUT_FILES = 7,
+    /** A JSON object: access key ("step" or "step:i") to storage prefix. */
+    MF_NODE_ACCESS_MAP = 8,
+    /** An integer, or null. */
+    MF_NODE_ANALYSIS_ID = 9,
+    /** The whole node as TaskNode.model_dump_json() writes it. */
+    MF_NODE_JSON = 10
+} mf_node_field;
+
+/** Writes one field of the node at `index` to `*out` (free with mf_string_free;
+ *  length in `*out_len` if not NULL). Errors: MF_ERR_NOT_FOUND (index out of range),
+ *  MF_ERR_INVALID_ARGUMENT (an unknown field). */
+mf_status mf_plan_node_field(char **out, size_t *out_len, const mf_plan *plan, size_t index,
+                             mf_node_field field);
+
+/** The keys of all nodes in order, as a JSON array (free with mf_string_free). */
+mf_status mf_plan_node_keys(char **out_json, const mf_plan *plan);
+
+/** The keys of the nodes without dependencies, in node order, as a JSON array (free
+ *  with mf_string_free). */
+mf_status mf_plan_leaf_nodes(char **out_json, const mf_plan *plan);
+
+/** muflow's ready_nodes: given completed_json, a JSON array of completed node keys,
+ *  the keys of the nodes not completed whose dependencies all are, in node order, as
+ *  a JSON array (free with mf_string_free). Errors: MF_ERR_INVALID_ARGUMENT (not an
+ *  array of strings). */
+mf_status mf_plan_ready_nodes(char **out_json, const mf_plan *plan, const char *completed_json);
+
+/** muflow's is_complete: sets `*out_complete` to 1 if the root key is among
+ *  completed_json (a JSON array of keys), else 0. Errors as mf_plan_ready_nodes. */
+mf_status mf_plan_is_complete(int *out_complete, const mf_plan *plan, const char *completed_json);
+
+/** The node keys by topological level, as a JSON array of arrays: level 0 holds the
+ *  nodes without dependencies, each later level the nodes whose dependencies are all
+ *  in earlier levels; node order within a level (free with mf_string_free).
+ *  Errors: MF_ERR_CYCLE (only for a built plan whose colliding keys made one). */
+mf_status mf_plan_levels(char **out_json, const mf_plan *plan);
+
+/* ---------------------------------------------------------------------------------
+ * Runs: executing a plan on local storage
+ * ------------------------------------------------------------------------------- */
+
+/** One execution of a plan on local directories (each node's storage_prefix is its
+ *  directory). Nodes become ready the moment their last dependency finishes. A node
+ *  whose manifest.json is complete is skipped (cached); otherwise context.json is
+ *  written, the task runs, and manifest.json (success) or error.json (failure, with
+ *  the files written so far) is written after it. The root node, when its function is
+ *  not a registered task (the sentinel muflow's builder adds), completes as a built-in
+ *  no-op. Every function on a run may be called from any thread concurrently. */
+typedef struct mf_run mf_run;
+
+/** What happens to the rest of a run after a node fails. */
+typedef enum mf_failure_policy {
+    /** muflow's behaviour: start no further node; running nodes finish. */
+    MF_FAILURE_STOP = 0,
+    /** Keep running every node that does not depend on a failed one. */
+    MF_FAILURE_CONTINUE_INDEPENDENT = 1
+} mf_failure_policy;
+
+/** Flags for mf_run_new. */
+enum {
+    /** Sync every node's files to the disk before its manifest's rename. */
+    MF_RUN_DURABLE = 1 << 0,
+    /** Trust a manifest by its presence alone (muflow's rule) rather than also checking
+     *  the sizes it records. */
+    MF_RUN_TRUST_MANIFEST_PRESENCE = 1 << 1,
+    /** Let mf_run_next also return cached and built-in nodes (MF_EVENT_CACHED,
+     *  MF_EVENT_BUILT_IN), for callers that report every node. */
+    MF_RUN_REPORT_SETTLED = 1 << 2
+};
+
+/** Starts a run of `plan`. registry (may be NULL) decides which root is a built-in
+ *  no-op. The run keeps its own reference to the plan. Free with mf_run_free.
+ *  Errors: MF_ERR_INVALID_ARGUMENT, MF_ERR_CYCLE (the plan's nodes form a cycle). */
+mf_status mf_run_new(mf_run **out, const mf_plan *plan, const mf_registry *registry,
+                     mf_failure_policy policy, uint32_t flags);
+
+/** Releases a run. NULL is accepted. Call it only once no thread is inside a call on
+ *  the run. */
+void mf_run_free(mf_run *run);
+
+/** What mf_run_next hands out. */
+typedef enum mf_event_kind {
+    /** No further node will be handed out: the run finished, stopped or was cancelled. */
+    MF_EVENT_DONE = 0,
+    /** Run the task of the node; then call mf_run_finish_node. */
+    MF_EVENT_RUN = 1,
+    /** The node was already complete (with MF_RUN_REPORT_SETTLED only). */
+    MF_EVENT_CACHED = 2,
+    /** A built-in no-op node completed (with MF_RUN_REPORT_SETTLED only). */
+    MF_EVENT_BUILT_IN = 3,
+    /** The node's directory could not be prepared; it counts as failed and the message
+     *  is the thread's last error message. */
+    MF_EVENT_FAILED = 4
+} mf_event_kind;
+
+/** Waits until a node is ready (or the run is over) and writes its index, in plan node
+ *  order, to `*out_index` and what to do with it to `*out_kind`. Blocks while other
+ *  workers run nodes; several workers may wait at once. */
+mf_status mf_run_next(mf_run *run, mf_event_kind *out_kind, size_t *out_index);
+
+/** The storage of a node handed out with MF_EVENT_RUN, for its task to write to: a
+ *  new handle to the run's storage of that node (free with mf_storage_free).
+ *  Errors: MF_ERR_NOT_FOUND (the node is not running). */
+mf_status mf_run_node_storage(mf_storage **out, mf_run *run, size_t index);
+
+/** Reports the task of a node handed out with MF_EVENT_RUN: success non-zero writes its
+ *  manifest; zero records a failure with `error_message` and `error_traceback` (either
+ *  may be NULL) in error.json. Errors: MF_ERR_NOT_FOUND (the node is not running). */
+mf_status mf_run_finish_node(mf_run *run, size_t index, int success, const char *error_message,
+                             const char *error_traceback);
+
+/** Hands out no further node; nodes running finish as usual. */
+void mf_run_cancel(mf_run *run);
+
+/** Counts of a run at one instant. */
+typedef struct mf_run_progress {
+    size_t total;
+    size_t succeeded;
+    size_t cached;
+    size_t failed;
+    /** Nodes that will not run: downstream of a failure, or left when the run stopped. */
+    size_t skipped;
+    size_t running;
+    int finished;
+    int cancelled;
+} mf_run_progress;
+
+/** Fills `*out` with the run's counts. */
+mf_status mf_run_get_progress(const mf_run *run, mf_run_progress *out);
+
+/** The message of the run's first failure as a new string (free with mf_string_free),
+ *  or NULL in `*out` if no node has failed. */
+mf_status mf_run_first_failure(char **out, const mf_run *run);
+
+/** A task implemented in C: called on a worker thread with the node's index, its
+ *  kwargs as compact JSON, its storage (borrowed for the call), and its dependencies
+ *  as a JSON object from access key to directory. Return MF_OK for success; for a
+ *  failure return another status after setting a message with mf_task_fail. */
+typedef struct mf_task_call mf_task_call;
+typedef mf_status (*mf_task_fn)(void *user_data, const mf_task_call *call);
+
+/** The parts of a task call, valid during the call only. */
+size_t mf_task_call_index(const mf_task_call *call);
+const char *mf_task_call_function(const mf_task_call *call);
+const char *mf_task_call_kwargs_json(const mf_task_call *call);
+const char *mf_task_call_dependencies_json(const mf_task_call *call);
+mf_storage *mf_task_call_storage(const mf_task_call *call);
+
+/** Sets the message recorded in error.json when the task returns a failure. */
+void mf_task_fail(const mf_task_call *call, const char *message);
+
+/** Attaches a C implementation to a task name of a registry (the task need not be
+ *  registered with mf_registry_add for this). Replaces an earlier one.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL name or function). */
+mf_status mf_registry_set_function(mf_registry *registry, const char *name, mf_task_fn function,
+                                   void *user_data);
+
+/** Runs the whole plan on `threads` native worker threads (0: the number of CPUs),
+ *  calling the C function attached in `registry` to each node's task, and returns when
+ *  the run is over. A node whose task has no function fails. Errors:
+ *  MF_ERR_TASK_FAILED (a node failed; the message is mf_run_first_failure's),
+ *  MF_ERR_CANCELLED (mf_run_cancel was called from another thread). */
+mf_status mf_run_execute(mf_run *run, const mf_registry *registry, size_t threads);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MUFLOW_H */
