@@ -127,6 +127,10 @@ typedef enum mf_format {
 /** The deepest nesting of arrays and objects accepted in any input. */
 #define MF_MAX_DEPTH 1000
 
+/** The largest encoded value accepted in any input, in bytes (256 MiB): a larger one
+ *  is refused with MF_ERR_LIMIT before it is read. */
+#define MF_MAX_VALUE_BYTES 268435456u
+
 /** Writes `*out` (length in `*out_len` if not NULL) as Python's
  *  `json.dumps(value, sort_keys=True)` would: separators ", " and ": ", every
  *  non-ASCII character escaped, keys sorted by code point, floats as Python's repr.
@@ -160,6 +164,24 @@ mf_status mf_compute_prefix(char **out, mf_format format, const void *data, size
  *  fails, the message names the element's index, and nothing is returned. */
 mf_status mf_compute_prefixes(char **out, mf_format format, const void *data, size_t length,
                               const char *base_prefix, const char *identity_keys_json);
+
+/** The length of a content digest in hex digits (the last part of a prefix). */
+#define MF_DIGEST_LENGTH 16
+
+/** The digest part of a prefix alone: the first 16 hex digits of the SHA-256 of the
+ *  value's canonical JSON (as mf_json_canonical writes it), written with a final NUL
+ *  into `out`, which must hold MF_DIGEST_LENGTH + 1 bytes. For callers that select
+ *  identity keys and write the label themselves (a binding whose labels are its own
+ *  language's text). Errors as mf_json_canonical. */
+mf_status mf_content_digest(char *out, mf_format format, const void *data, size_t length);
+
+/** mf_content_digest for each element of an array, in one call: `out` receives the
+ *  digests back to back, MF_DIGEST_LENGTH bytes each, no separators and no NUL; it must
+ *  hold out_capacity >= MF_DIGEST_LENGTH * (number of elements) bytes.
+ *  `*out_count` is set to the number of elements. Errors: those of mf_json_canonical,
+ *  MF_ERR_TYPE (not an array), MF_ERR_LIMIT (out_capacity too small; nothing written). */
+mf_status mf_content_digests(char *out, size_t out_capacity, size_t *out_count, mf_format format,
+                             const void *data, size_t length);
 
 /* ---------------------------------------------------------------------------------
  * Local storage: one node's directory
@@ -291,7 +313,8 @@ mf_status mf_registry_get(char **out_json, const mf_registry *registry, const ch
  *  mf_string_free). */
 mf_status mf_registry_names(char **out_json, const mf_registry *registry);
 
-/** Unregisters every task. */
+/** Unregisters every task and detaches every function attached with
+ *  mf_registry_set_function. */
 mf_status mf_registry_clear(mf_registry *registry);
 
 /** A declared DAG of steps, kept in declaration order. Not locked: calls on one

@@ -55,3 +55,39 @@ private func identityKeysArgument(_ json: UnsafePointer<CChar>?) throws -> [JSON
         return key
     }
 }
+
+@c @implementation
+public func mf_content_digest(_ out: UnsafeMutablePointer<CChar>?, _ format: mf_format,
+                              _ data: UnsafeRawPointer?, _ length: Int) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let digest = ContentPrefix.digest(ofCanonical: PythonJSON.dumps(try readValue(format, data, length, name: "value")))
+        copyDigest(digest, to: out)
+        out[Int(MF_DIGEST_LENGTH)] = 0
+    }
+}
+
+@c @implementation
+public func mf_content_digests(_ out: UnsafeMutablePointer<CChar>?, _ outCapacity: Int,
+                               _ outCount: UnsafeMutablePointer<Int>?, _ format: mf_format,
+                               _ data: UnsafeRawPointer?, _ length: Int) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let outCount = try required(outCount, "out_count")
+        guard case .array(let values) = try readValue(format, data, length, name: "values") else {
+            throw MuflowError(.type, "values must be an array")
+        }
+        let width = Int(MF_DIGEST_LENGTH)
+        guard outCapacity >= width * values.count else {
+            throw MuflowError(.limit, "out holds \(outCapacity) bytes; \(values.count) digests need \(width * values.count)")
+        }
+        for (i, value) in values.enumerated() {
+            copyDigest(ContentPrefix.digest(ofCanonical: PythonJSON.dumps(value)), to: out + i * width)
+        }
+        outCount.pointee = values.count
+    }
+}
+
+private func copyDigest(_ digest: [UInt8], to out: UnsafeMutablePointer<CChar>) {
+    for (i, byte) in digest.enumerated() { out[i] = CChar(bitPattern: byte) }
+}

@@ -34,10 +34,13 @@ private func runArgument(_ handle: OpaquePointer?) throws -> RunHandle {
     try requiredObject(handle, "run", as: RunHandle.self)
 }
 
-/// The sentinel root: a root whose function no registered task has.
+/// The sentinel root: a root whose function no registered task has, neither as a
+/// descriptor (mf_registry_add) nor as an attached C function (mf_registry_set_function,
+/// which needs no descriptor).
 func builtInNoOps(of plan: TaskPlan, registry: TaskRegistry?) -> Set<Int> {
     let root = plan.nodes[plan.rootIndex]
-    return registry?.get(root.function) == nil ? [plan.rootIndex] : []
+    let isTask = registry.map { $0.get(root.function) != nil || $0.body(for: root.function) != nil } ?? false
+    return isTask ? [] : [plan.rootIndex]
 }
 
 @c @implementation

@@ -6,6 +6,7 @@ import MuflowCore
 func readValue(_ format: mf_format, _ data: UnsafeRawPointer?, _ length: Int, name: String = "value") throws -> JSONValue {
     guard length >= 0 else { throw invalidArgument("length is negative") }
     guard data != nil || length == 0 else { throw invalidArgument("data must not be NULL") }
+    try checkValueSize(length, name: name)
     let bytes = UnsafeRawBufferPointer(start: data, count: length)
     switch format {
     case MF_FORMAT_JSON: return try parseJSON(bytes, maxDepth: Int(MF_MAX_DEPTH))
@@ -29,5 +30,11 @@ public func mf_json_canonical(_ out: UnsafeMutablePointer<UnsafeMutablePointer<C
         let out = try required(out, "out")
         let value = try readValue(format, data, length)
         deliver(PythonJSON.dumps(value), to: out, length: outLength)
+    }
+}
+
+func checkValueSize(_ length: Int, name: String) throws {
+    guard length <= Int(MF_MAX_VALUE_BYTES) else {
+        throw MuflowError(.limit, "\(name) is \(length) bytes encoded, over the limit of \(MF_MAX_VALUE_BYTES) bytes")
     }
 }

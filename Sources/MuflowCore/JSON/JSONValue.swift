@@ -30,6 +30,14 @@ public struct JSONString: Hashable, Comparable, Sendable, ExpressibleByStringLit
     public static func < (a: JSONString, b: JSONString) -> Bool {
         a.utf8.lexicographicallyPrecedes(b.utf8)
     }
+
+    public static func == (a: JSONString, b: JSONString) -> Bool { a.utf8 == b.utf8 }
+
+    /// All bytes at once (the synthesized conformance feeds the hasher byte by byte).
+    public func hash(into hasher: inout Hasher) {
+        utf8.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(utf8.count)
+    }
 }
 
 /// A JSON object with insertion order kept, as a Python dict keeps it.

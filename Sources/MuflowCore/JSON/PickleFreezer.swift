@@ -101,7 +101,13 @@ struct PickleFreezer {
             if keys[0].sortClass == .none {
                 throw MuflowError(.type, "'<' not supported between instances of 'NoneType' and 'NoneType' (sorting the keys of \(pathText()))")
             }
-            order.sort { PickleKey.less(keys[$0], keys[$1]) }
+            if count < PythonListSort.exactLimit {
+                PythonListSort.sort(&order) { PickleKey.less(keys[$0], keys[$1]) }
+            } else if keys.contains(where: \.isNaN) {
+                throw MuflowError(.type, "the \(count) keys of \(pathText()) include NaN, which has no order to sort by")
+            } else {
+                order.sort { PickleKey.less(keys[$0], keys[$1]) }
+            }
         }
         var names: [JSONString] = []
         var values: [JSONValue] = []
@@ -112,6 +118,10 @@ struct PickleFreezer {
             path.append(.key(items[2 * k]))
             values.append(try value(of: items[2 * k + 1], depth: depth + 1))
             path.removeLast()
+        }
+        if Set(names).count != names.count {
+            // Only distinct NaN objects get here: json.dumps would write the key twice.
+            throw MuflowError(.type, "several keys of \(pathText()) are written as the same JSON key (NaN); a JSON object cannot hold them")
         }
         var object = JSONObject(keys: names, values: values)
         object.keysPresorted = true
@@ -199,6 +209,11 @@ struct PickleKey {
     }
 
     /// Python's exact comparison of ints, big ints, floats and bools.
+    var isNaN: Bool {
+        if case .double(let d) = node { return d.isNaN }
+        return false
+    }
+
     static func less(_ a: PickleKey, _ b: PickleKey) -> Bool {
         switch (a.node, b.node) {
         case (.string(let x), .string(let y)): return x < y

@@ -68,8 +68,9 @@ public struct GroupedDependencies: Sendable {
         groupOfNode.map { Int32(groupDependencies[Int($0)].count) }
     }
 
-    /// Node indices level by level: level 0 has no dependencies, level k+1 depends on
-    /// nodes of level k at most. Within a level, node order. Throws on a cycle.
+    /// Node indices level by level: level 0 holds the nodes without dependencies, and a
+    /// node's level is one more than the highest level among its dependencies. Within a
+    /// level, node order. Throws MuflowError(.cycle) naming one cycle.
     public func levels() throws -> [[Int]] {
         let nodeLevel = try levelOfEachNode()
         var levels = [[Int]](repeating: [], count: (nodeLevel.max() ?? -1) + 1)

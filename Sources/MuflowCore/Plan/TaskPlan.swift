@@ -48,7 +48,7 @@ public struct TaskPlan: Sendable {
     private let positions: [HashedKey: Int]
 
     /// Fails when the root or a dependency names no node; cycles are allowed here
-    /// (muflow's builder can make one from colliding keys) and reported by `graph`.
+    /// (muflow's builder can make one from colliding keys) and reported by `levels()`.
     init(entryKeys: [JSONString], nodes: [TaskNode], positions: [HashedKey: Int], rootKey: JSONString) throws {
         guard let rootIndex = positions[HashedKey(rootKey)] else {
             throw MuflowError(.invalidArgument, "root_key '\(rootKey)' is not a node of the plan")

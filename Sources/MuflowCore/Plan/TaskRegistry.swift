@@ -64,8 +64,10 @@ public final class TaskRegistry: Sendable {
 
     public var count: Int { entries.withLock { $0.order.count } }
 
+    /// Unregisters every task and drops every attached body.
     public func clear() {
         entries.withLock { $0 = Entries() }
+        bodies.withLock { $0.removeAll() }
     }
 
     /// Attaches the code that runs a task natively (see `PlanRun.execute`); the task

@@ -39,6 +39,7 @@ public final class PlanRun: Sendable {
     public let scheduler: DependencyScheduler
     private let builtIn: Set<Int>
     private let firstFailure = Mutex<String?>(nil)
+    private let claims = Mutex<[Int: NodeClaim]>([:])
 
     /// `builtInNoOps`: nodes with no task to run (the sentinel root muflow's builder
     /// adds); they complete with an empty manifest once their dependencies have.
@@ -76,10 +77,9 @@ public final class PlanRun: Sendable {
         }
         if let failure {
             recordFailure(index, storage: storage, message: failure.message, traceback: failure.traceback)
-            scheduler.finish(index, .failed)
-        } else {
-            scheduler.finish(index, .succeeded)
         }
+        claims.withLock { $0.removeValue(forKey: index) }?.release()
+        scheduler.finish(index, failure == nil ? .succeeded : .failed)
     }
 
     private func prepare(_ index: Int) -> RunEvent? {
@@ -90,21 +90,33 @@ public final class PlanRun: Sendable {
             return options.reportSettledNodes ? .cached(index: index) : nil
         }
         let storage: LocalStorage
+        var claim: NodeClaim?
         do {
             storage = try LocalStorage(root: directory, durable: options.durable)
+            // Another process running the same plan may hold the node: wait for it, then
+            // take the node only if that process did not complete it.
+            claim = try NodeClaim(directory: directory)
+            if LocalStorage.manifestComplete(in: directory, verify: options.cacheVerification) {
+                claim?.release()
+                scheduler.finish(index, .cached)
+                return options.reportSettledNodes ? .cached(index: index) : nil
+            }
             try storage.discardManifest()
             try storage.save(FileNames.context, Array("{}".utf8), allowProtected: true)
             if builtIn.contains(index) {
                 try storage.writeManifest()
+                claim?.release()
                 scheduler.finish(index, .succeeded)
                 return options.reportSettledNodes ? .builtIn(index: index) : nil
             }
         } catch {
+            claim?.release()
             let message = "node \(plan.nodes[index].function) could not be prepared: \(error)"
             noteFailure(message)
             scheduler.finish(index, .failed)
             return .failed(index: index, message: message)
         }
+        if let claim { claims.withLock { $0[index] = claim } }
         return .run(index: index, storage: storage)
     }
 

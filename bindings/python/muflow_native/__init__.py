@@ -3,6 +3,8 @@
 A drop-in replacement for muflow 0.4.0: ``import muflow_native as muflow``.
 """
 
+import logging
+
 from . import _ffi
 from . import registry
 from .backends import (
@@ -36,6 +38,8 @@ from .storage import LocalStorageBackend, StorageBackend, compute_prefix, comput
 from .testing import LocalExecutionResult, run_plan_locally
 
 __version__ = _ffi.mf_version_string().decode("ascii")
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "__version__",

@@ -45,10 +45,17 @@ _EXCEPTION_FOR_STATUS = {
 
 
 def _library_path() -> str:
+    """MUFLOW_LIBRARY if set; else the copy installed inside the package; else, in a
+    source checkout, the one `make lib` builds."""
     override = os.environ.get("MUFLOW_LIBRARY")
     if override:
         return override
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lib", _LIBRARY_NAME)
+    here = os.path.dirname(os.path.abspath(__file__))
+    packaged = os.path.join(here, "_lib", _LIBRARY_NAME)
+    checkout = os.path.join(here, "..", "..", "..", "build", _LIBRARY_NAME)
+    if not os.path.exists(packaged) and os.path.exists(checkout):
+        return os.path.normpath(checkout)
+    return packaged
 
 
 lib = ctypes.CDLL(_library_path())
@@ -73,6 +80,11 @@ mf_json_canonical = _declare(
 )
 mf_compute_prefix = _declare(
     "mf_compute_prefix", c_int, _out_string, c_int, c_char_p, c_size_t, c_char_p, c_char_p
+)
+DIGEST_LENGTH = 16
+mf_content_digest = _declare("mf_content_digest", c_int, c_char_p, c_int, c_char_p, c_size_t)
+mf_content_digests = _declare(
+    "mf_content_digests", c_int, c_char_p, c_size_t, POINTER(c_size_t), c_int, c_char_p, c_size_t
 )
 mf_compute_prefixes = _declare(
     "mf_compute_prefixes", c_int, _out_string, c_int, c_char_p, c_size_t, c_char_p, c_char_p

@@ -10,21 +10,43 @@ Python's ``json`` module treats them; anything else is a TypeError naming its ke
 from __future__ import annotations
 
 import pickle
+import sys
+from typing import Optional
 
 from . import _ffi
 
 _PROTOCOL = 5
+MAX_VALUE_BYTES = 256 * 1024 * 1024  # MF_MAX_VALUE_BYTES
+_DEEP_RECURSION_LIMIT = 2 * 1000 + 200  # MF_MAX_DEPTH levels, two frames each, and margin
 _PLAIN = (str, int, float, bool, type(None))
 
 
 def encode(value) -> bytes:
-    """A pickle of `value` as plain data; tries the value as it is first."""
+    """A pickle of `value` as plain data; tries the value as it is first. Raises
+    ValueError for a value over the library's size limit."""
     try:
-        return pickle.dumps(value, _PROTOCOL)
+        data = _pickle_deep(value)
     except RecursionError:
         raise
     except Exception:
-        return pickle.dumps(to_plain(value), _PROTOCOL)
+        data = _pickle_deep(to_plain(value))
+    if len(data) > MAX_VALUE_BYTES:
+        raise ValueError(f"value is {len(data)} bytes encoded, over the limit of {MAX_VALUE_BYTES} bytes")
+    return data
+
+
+def _pickle_deep(value) -> bytes:
+    """pickle.dumps, with room for as deep a nesting as the library accepts: the
+    pickler recurses about twice per level, json's encoder (muflow's) once."""
+    try:
+        return pickle.dumps(value, _PROTOCOL)
+    except RecursionError:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, _DEEP_RECURSION_LIMIT))
+        try:
+            return pickle.dumps(value, _PROTOCOL)
+        finally:
+            sys.setrecursionlimit(limit)
 
 
 def call_with_value(function, value, *args):
@@ -34,15 +56,16 @@ def call_with_value(function, value, *args):
     try:
         return function(_ffi.FORMAT_PICKLE, data, len(data), *args)
     except TypeError:
-        plain = pickle.dumps(to_plain(value), _PROTOCOL)
+        plain = _pickle_deep(to_plain(value))
         if plain == data:
             raise
         return function(_ffi.FORMAT_PICKLE, plain, len(plain), *args)
 
 
-def to_plain(value, path: str = ""):
+def to_plain(value, path: str = "", _open: Optional[set] = None):
     """`value` with every JSON-able subclass replaced by its plain type, as `json.dumps`
-    would write it. Raises TypeError naming the key path of a value JSON cannot hold."""
+    would write it. Raises TypeError naming the key path of a value JSON cannot hold,
+    and ValueError for a container that contains itself, as json does."""
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
@@ -51,13 +74,17 @@ def to_plain(value, path: str = ""):
         return int.__index__(value)
     if isinstance(value, float):
         return float.__float__(value)
-    if isinstance(value, dict):
-        plain = {}
-        for key, item in value.items():
-            plain[_plain_key(key, path)] = to_plain(item, f"{path}[{key!r}]")
+    if isinstance(value, (dict, list, tuple)):
+        _open = set() if _open is None else _open
+        if id(value) in _open:
+            raise ValueError("Circular reference detected")
+        _open.add(id(value))
+        if isinstance(value, dict):
+            plain = {_plain_key(k, path): to_plain(v, f"{path}[{k!r}]", _open) for k, v in value.items()}
+        else:
+            plain = [to_plain(item, f"{path}[{i}]", _open) for i, item in enumerate(value)]
+        _open.discard(id(value))
         return plain
-    if isinstance(value, (list, tuple)):
-        return [to_plain(item, f"{path}[{i}]") for i, item in enumerate(value)]
     where = f" at {path}" if path else ""
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable{where}")
 

@@ -72,13 +72,19 @@ def test_keys_sorted_by_code_point_not_utf16():
         {-0.0: "neg zero"},
         {1e16: "a", 1e-5: "b", 5e-324: "c"},
         {float("nan"): 1},
-        {float("nan"): 1, float("nan"): 2},  # two distinct NaN keys: json writes both
         {"a": {3: [1, {2: None}]}},
     ],
     ids=repr,
 )
 def test_non_str_keys(obj):
     assert canonical_json(obj) == expected(obj)
+
+
+def test_two_nan_keys_are_refused():
+    """Two distinct NaN objects are two keys; json.dumps writes "NaN" twice, which no
+    JSON object can hold, so the library refuses rather than hash one of them."""
+    with pytest.raises(TypeError, match="same JSON key"):
+        canonical_json({float("nan"): 1, float("nan"): 2})
 
 
 @pytest.mark.parametrize(

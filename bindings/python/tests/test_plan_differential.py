@@ -13,8 +13,8 @@ outputs `files`, unregistered tasks, a task named like the pipeline (sentinel
 collisions), floats such as 1e-5, 1e16, NaN and infinities (pydantic writes non-finite
 numbers as null in the plan JSON; both must).
 
-Example counts: 1,600 plans + 300 error cases + 400 query sequences + 150 chains:
-2,450 in all (scaled by MUFLOW_HYPOTHESIS_SCALE).
+Example counts: 2,400 plans + 400 error cases + 500 query sequences + 200 ready loops:
+3,500 in all (scaled by MUFLOW_HYPOTHESIS_SCALE); about 90 s on 2 cores.
 
 Differences known at the time of writing are pinned at the end as strict xfails.
 """
@@ -55,11 +55,8 @@ scalars = st.one_of(st.none(), st.booleans(), integers, floats, utf8_text)
 
 KEY_POOL = ["i", "j", "x", "datasets", "task", "subject", "format", "a", "name", ""]
 str_keys = st.one_of(st.sampled_from(KEY_POOL), utf8_text)
-# Non-str keys json.dumps can sort (one kind per dict). None, NaN and infinite keys are
-# left to test_known_mismatch_non_finite_and_none_keys.
-finite = st.floats(allow_nan=False, allow_infinity=False)
-non_str_keys = st.one_of(st.lists(integers, max_size=4), st.lists(finite, max_size=4),
-                         st.lists(st.one_of(st.booleans(), integers, finite), max_size=4))
+# Dicts with non-str keys are left to the test_known_mismatch_* tests below (key order
+# and None/NaN/inf keys in the plan JSON).
 
 
 def _containers(children):
@@ -67,12 +64,33 @@ def _containers(children):
         st.lists(children, max_size=4),
         st.lists(children, max_size=3).map(tuple),
         st.dictionaries(str_keys, children, max_size=4),
-        st.builds(lambda keys, v: {k: v for k in keys}, non_str_keys, children),
     )
 
 
 values = st.recursive(scalars, _containers, max_leaves=8)
 kwargs_dicts = st.dictionaries(str_keys, values, max_size=5)
+
+
+def _holds_tuple(value) -> bool:
+    if isinstance(value, tuple):
+        return True
+    if isinstance(value, list):
+        return any(_holds_tuple(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_tuple(v) for v in value.values())
+    return False
+
+
+def _no_tuple_task(d):
+    """A "task" kwarg is the prefix's label, str(value): left to
+    test_known_mismatch_tuple_task_label when it holds a tuple."""
+    if isinstance(d, dict) and _holds_tuple(d.get("task")):
+        d = dict(d)
+        d["task"] = "was-a-tuple"
+    return d
+
+
+kwargs_dicts = kwargs_dicts.map(_no_tuple_task)
 small_values = st.one_of(st.integers(0, 4), st.sampled_from(["pdf", "csv", "a"]), values)
 
 
@@ -149,7 +167,7 @@ class registered:
 
 step_names = st.one_of(
     st.sampled_from(["features", "train", "loo_cv", "reports", "s", "t0", "", "a b", "caf\u00e9", "x" * 30]),
-    st.text(alphabet=st.characters(codec="utf-8", exclude_characters=":"), max_size=6),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_characters=":\x00"), max_size=6),
 )
 
 
@@ -161,14 +179,15 @@ def fan_out_items(draw):
     if kind == 0:
         return []
     if kind <= 2:
-        items = draw(st.lists(st.dictionaries(st.sampled_from(KEY_POOL), small_values, max_size=3), max_size=6))
+        items = draw(st.lists(st.dictionaries(st.sampled_from(KEY_POOL), small_values, max_size=3).map(_no_tuple_task),
+                              max_size=6))
         if items and draw(st.booleans()):
             items += draw(st.lists(st.sampled_from(items), max_size=4))
         return items
     n = draw(st.integers(0, 50))
     key = draw(st.sampled_from(["i", "x", "format", "leave_out_index", "task", "subject"]))
     modulo = draw(st.sampled_from([None, None, 1, 3, 7]))
-    extra = draw(st.dictionaries(st.sampled_from(KEY_POOL), small_values, max_size=2))
+    extra = draw(st.dictionaries(st.sampled_from(KEY_POOL), small_values, max_size=2).map(_no_tuple_task))
     return [{**extra, key: i if modulo is None else i % modulo} for i in range(n)]
 
 
@@ -194,7 +213,8 @@ def pipeline_specs(draw, allow_errors=False):
         step = {"name": name, "kind": kind, "task": draw(st.sampled_from(TASK_NAMES)), "after": after}
         if kind == "map":
             step["map"] = draw(st.one_of(kwargs_dicts, st.just("kwargs"),
-                                         st.dictionaries(st.sampled_from(KEY_POOL), small_values, max_size=3)))
+                                         st.dictionaries(st.sampled_from(KEY_POOL), small_values, max_size=3)
+                                         .map(_no_tuple_task)))
         elif kind == "foreach":
             step["items"] = draw(fan_out_items())
             step["container"] = draw(st.sampled_from(["list", "list", "tuple", "generator"]))
@@ -206,7 +226,8 @@ def pipeline_specs(draw, allow_errors=False):
     spec = {
         "steps": steps,
         "kwargs": kwargs,
-        "subject": draw(st.one_of(st.sampled_from(["tag:1", "experiment:1", ""]), utf8_text)),
+        "subject": draw(st.one_of(st.sampled_from(["tag:1", "experiment:1", ""]),
+                                  utf8_text.filter(lambda t: "\x00" not in t))),
         "base": draw(st.sampled_from(["muflow", "muflow", "", "s3://bucket/p", "caf\u00e9/x"])),
         "tasks": {name: draw(task_configs) for name in TASK_NAMES},
         "error": None,
@@ -228,7 +249,8 @@ def pipeline_specs(draw, allow_errors=False):
         else:
             step["kind"] = "foreach"
             step.pop("map", None)
-            good = draw(st.lists(st.dictionaries(st.sampled_from(KEY_POOL), small_values, max_size=2), max_size=3))
+            good = draw(st.lists(st.dictionaries(st.sampled_from(KEY_POOL), small_values, max_size=2)
+                                 .map(_no_tuple_task), max_size=3))
             bad = draw(st.sampled_from([1, None, "ab", ["x", 1], [("i", 1)], 2.5]))
             step["items"] = good + [bad]
             step["container"] = "list"
@@ -294,9 +316,38 @@ def assert_same_plan(theirs, ours):
     assert our_json == their_json
     # Across libraries, both ways, and back.
     assert TheirPlan.from_json(our_json).to_json() == their_json
-    assert OurPlan.from_json(their_json).to_json() == their_json
+    if _has_cycle(theirs):
+        # Key collisions can make a node depend on itself (or a later node replace one
+        # that an earlier one depends on, closing a loop). Both libraries build such a
+        # plan; muflow reads its JSON back, muflow_native's from_json refuses it.
+        with pytest.raises(ValueError, match="Circular"):
+            OurPlan.from_json(their_json)
+    else:
+        assert OurPlan.from_json(their_json).to_json() == their_json
     assert text(ours.to_dict()) == text(theirs.to_dict())
     return their_json
+
+
+def _has_cycle(plan) -> bool:
+    deps = {k: [d for d in n.depends_on if d in plan.nodes] for k, n in plan.nodes.items()}
+    state = {}
+    for start in deps:
+        if start in state:
+            continue
+        stack = [(start, iter(deps[start]))]
+        state[start] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return True
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append((nxt, iter(deps[nxt])))
+    return False
 
 
 def check_queries(theirs, ours, completed_sets):
@@ -308,10 +359,8 @@ def check_queries(theirs, ours, completed_sets):
 
 # -- Tests ----------------------------------------------------------------------------
 
-ERROR_CLASSES = collections.Counter()  # (muflow class, our class) per injected error, for -s runs
 
-
-@settings(max_examples=scaled(1600))
+@settings(max_examples=scaled(2400))
 @given(spec=pipeline_specs())
 def test_build_plan_matches_muflow(spec):
     with registered(spec["tasks"]):
@@ -333,9 +382,12 @@ def _named_steps(message: str) -> list[str]:
     return re.findall(r"'([^']*)'", message)
 
 
-@settings(max_examples=scaled(300))
+@settings(max_examples=scaled(400))
 @given(spec=pipeline_specs(allow_errors=True))
 def test_errors_match_muflow(spec):
+    """Where muflow raises, so do we. Classes: a ':' in a step name, an unknown step in
+    `after` and a cycle are ValueErrors in both, naming the step(s) muflow names; a
+    fan-out item that is not a dict is muflow's TypeError and our ValueError."""
     with registered(spec["tasks"]):
         theirs, their_calls = build(muflow, spec)
         ours, our_calls = build(muflow_native, spec)
@@ -347,7 +399,6 @@ def test_errors_match_muflow(spec):
         assert_same_plan(theirs, ours)
         return
     assert isinstance(ours, (ValueError, TypeError)), f"muflow raised {theirs!r}; we gave {ours!r}"
-    ERROR_CLASSES[(spec["error"], type(theirs).__name__, type(ours).__name__)] += 1
     message = str(ours)
     if isinstance(theirs, ValueError):  # ':' in a name, unknown step, cycle: muflow quotes the step
         assert type(ours) is ValueError
@@ -357,13 +408,14 @@ def test_errors_match_muflow(spec):
             for name in _named_steps(str(theirs)):
                 assert name in message, (str(theirs), message)
     elif spec["error"] == "non_dict":
-        # muflow: "'int' object is not a mapping" from the merge; ours names the step
-        # whose over gave the item (the last one muflow called).
+        # muflow: TypeError "'int' object is not a mapping" from its merge; ours: a
+        # ValueError naming the step whose over gave the item (the last muflow called).
+        assert type(theirs) is TypeError and type(ours) is ValueError
         culprit = their_calls[-1]
         assert f"'{culprit}'" in message, (culprit, message)
 
 
-@settings(max_examples=scaled(400))
+@settings(max_examples=scaled(500))
 @given(spec=pipeline_specs(), data=st.data())
 def test_ready_nodes_on_random_completed_sets(spec, data):
     """Non-monotonic sequences of completed sets on one plan object (ours caches
@@ -373,7 +425,7 @@ def test_ready_nodes_on_random_completed_sets(spec, data):
         ours, _ = build(muflow_native, spec)
     if isinstance(theirs, Exception):
         return
-    loaded = OurPlan.from_json(theirs.to_json())
+    loaded = ours if _has_cycle(theirs) else OurPlan.from_json(theirs.to_json())
     keys = list(theirs.nodes)
     completed = set()
     sequence = []
@@ -394,7 +446,7 @@ def test_ready_nodes_on_random_completed_sets(spec, data):
     check_queries(theirs, loaded, sequence)
 
 
-@settings(max_examples=scaled(150))
+@settings(max_examples=scaled(200))
 @given(spec=pipeline_specs())
 def test_ready_loop_runs_like_muflow(spec):
     """`while not is_complete: for n in ready_nodes(done): done.add(n.key)` visits the
@@ -521,3 +573,49 @@ def test_known_mismatch_unsortable_item_keys():
     with pytest.raises(TypeError):
         muflow_native.Pipeline(name="p", steps={"a": muflow_native.ForEach(task="t", over=lambda s, k: [{1: 2}])}
                                ).build_plan("s", {})
+
+
+@pytest.mark.xfail(strict=True, reason="non-str dict keys inside kwargs: muflow (pydantic) writes them in insertion "
+                                       "order; muflow_native in json.dumps' sorted order")
+def test_known_mismatch_non_str_key_order():
+    theirs, ours = _both(lambda lib: {"a": lib.Step(task="t")}, {"i": {0: None, -1: None}})
+    assert ours.to_json() == theirs.to_json()
+
+
+@pytest.mark.xfail(strict=True, reason="a tuple \"task\" kwarg: muflow labels the prefix str(value) = '(1,)', "
+                                       "muflow_native '[1]'")
+@pytest.mark.parametrize("task", [(), (1,), [(1, "a")]])
+def test_known_mismatch_tuple_task_label(task):
+    theirs, ours = _both(lambda lib: {"a": lib.Step(task="t")}, {"task": task})
+    assert ours.root_key == theirs.root_key
+
+
+@pytest.mark.xfail(strict=True, reason="NUL in a subject key, step name or task name: muflow builds the plan; "
+                                       "muflow_native refuses it (C strings cannot hold it)")
+@pytest.mark.parametrize("where", ["subject", "step", "task"])
+def test_known_mismatch_nul_in_names(where):
+    subject = "s\x00" if where == "subject" else "s"
+    step = "a\x00" if where == "step" else "a"
+    task = "t\x00" if where == "task" else "t"
+    theirs, ours = _both(lambda lib: {step: lib.Step(task=task)}, {}, subject=subject)
+    assert ours.to_json() == theirs.to_json()
+
+
+def test_ready_nodes_after_a_same_length_swap_on_the_same_set():
+    """One set object mutated between calls so that its length does not change: a
+    completed key removed and an unknown key added. A length-only shortcut would miss
+    it; muflow looks at the set afresh each time."""
+    theirs, ours = _both(lambda lib: {"a": lib.Step(task="t"), "b": lib.Step(task="u", after=["a"]),
+                                      "c": lib.Step(task="v", after=["b"])}, {})
+    a, b, c = list(theirs.nodes)
+    done = set()
+    for step in ([a], [b], []):
+        done.update(step)
+        assert [n.key for n in ours.ready_nodes(done)] == [n.key for n in theirs.ready_nodes(done)]
+    done.discard(a)
+    done.add("not-a-node")
+    assert [n.key for n in theirs.ready_nodes(done)] == [a, c]
+    assert [n.key for n in ours.ready_nodes(done)] == [a, c]
+    done.discard(b)
+    done.add(c)  # a known key that was not ready
+    assert [n.key for n in ours.ready_nodes(done)] == [n.key for n in theirs.ready_nodes(done)]

@@ -1,7 +1,7 @@
 """muflow_native.compute_prefix against muflow 0.4.0's, byte for byte, on generated input.
 
-Example counts (hash dicts): 9,000 + 5,000 + 3,000 single, 2,000 non-str-key, and
->= 2,500 x ~8 in batches: well over 20,000 in total.
+Example counts (hash dicts): 5,000 + 4,000 + 3,000 single, 2,000 non-str-key, about
+600 x 5.5 in generated batches and 300 x 30 sharing sub-objects: about 26,000 in total.
 """
 
 import json
@@ -33,13 +33,13 @@ def check(d, base="muflow", identity_keys=None):
     return got
 
 
-@settings(max_examples=scaled(9000))
-@given(d=hash_dicts())
+@settings(max_examples=scaled(5000))
+@given(d=hash_dicts(max_leaves=14))
 def test_whole_dict(d):
     check(d)
 
 
-@settings(max_examples=scaled(5000))
+@settings(max_examples=scaled(4000))
 @given(data=st.data(), d=hash_dicts(max_leaves=10), base=base_prefixes)
 def test_identity_keys_and_base_prefix(data, d, base):
     identity_keys = data.draw(identity_keys_for(d))
@@ -65,8 +65,8 @@ def test_non_str_keys(d, nested):
     check(d)
 
 
-@settings(max_examples=scaled(2500))
-@given(data=st.data(), dicts=st.lists(hash_dicts(max_leaves=8), min_size=1, max_size=15), base=base_prefixes)
+@settings(max_examples=scaled(600))
+@given(data=st.data(), dicts=st.lists(hash_dicts(max_leaves=8), min_size=1, max_size=10), base=base_prefixes)
 def test_batch_matches_one_by_one(data, dicts, base):
     merged = {k: v for d in dicts for k, v in d.items()}
     identity_keys = data.draw(identity_keys_for(merged))

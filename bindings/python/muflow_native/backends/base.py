@@ -174,6 +174,7 @@ class _Execution:
         self._first_failure: Optional[str] = None
         self._raised: Optional[BaseException] = None
         self._pool = None
+        self._threads: list[threading.Thread] = []
 
     def run(self, on_progress, interval: float, started: float) -> None:
         workers = self._backend.workers
@@ -189,13 +190,24 @@ class _Execution:
         finally:
             if self._pool is not None:
                 self._pool.close()
+            self._stop_threads()
         if on_progress is not None:
             on_progress(self.snapshot(started))
         if self._raised is not None:
             raise self._raised
 
+    def _stop_threads(self) -> None:
+        """After an interruption (Ctrl-C in the waiting thread): no further node starts,
+        and the run is not freed while a worker is still inside it."""
+        if any(thread.is_alive() for thread in self._threads):
+            self._run.cancel()
+            for thread in self._threads:
+                thread.join()
+
     def _work_on_threads(self, workers, on_progress, interval, started) -> None:
-        threads = [threading.Thread(target=self._work, name=f"muflow-worker-{i}", daemon=True) for i in range(workers)]
+        threads = self._threads = [
+            threading.Thread(target=self._work, name=f"muflow-worker-{i}", daemon=True) for i in range(workers)
+        ]
         for thread in threads:
             thread.start()
         while True:

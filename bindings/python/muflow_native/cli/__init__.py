@@ -1,9 +1,5 @@
-"""The `muflow` command line: ``muflow run|plan show|plan graph|status`` (see main.py).
+"""The `muflow` command line: ``muflow run|plan show|plan graph|status``.
 
-Installed as the console script ``muflow = "muflow_native.cli.main:main"``; also
-``python -m muflow_native``.
+The entry point is :func:`muflow_native.cli.main.main` (console script
+``muflow = "muflow_native.cli.main:main"``); ``python -m muflow_native`` runs it too.
 """
-
-from .main import main
-
-__all__ = ["main"]

@@ -185,7 +185,8 @@ def render_graph(plan, fmt: str, *, states: Optional[dict[str, str]] = None, col
     if title:
         header = f"{title}: {header[len('muflow plan: '):]}"
     if collapse:
-        header += f"; collapsed to {len(boxes)} groups (one per function and level)"
+        header += (f"; collapsed to {len(boxes)} groups (one per function and level; "
+                   "an edge label counts the node-to-node edges it stands for)")
     render = _dot if fmt == "dot" else _mermaid
     return render(boxes, edges, header, states is not None)
 

@@ -157,7 +157,11 @@ def _import(name: str):
         if not path.is_file():
             raise CLIError(f"no such file: {name!r}")
         module_name = path.stem
-        directory = str(path.resolve().parent)
+        resolved = path.resolve()
+        loaded = sys.modules.get(module_name)
+        if loaded is not None and getattr(loaded, "__file__", None) and Path(loaded.__file__).resolve() == resolved:
+            return loaded  # already imported (its tasks are registered): don't register them twice
+        directory = str(resolved.parent)
         if directory not in sys.path:
             sys.path.insert(0, directory)
         spec = importlib.util.spec_from_file_location(module_name, path)
@@ -244,8 +248,9 @@ def cmd_run(args) -> int:
     from ..backends.handle import PlanHandle
     from .progress import format_duration, make_display
 
-    output = _output_dir(args.output, create=True)
+    output = _output_dir(args.output, create=False)
     pipeline, plan = _build_plan(args, output)
+    _output_dir(output, create=True)  # only once the arguments are known to be good
     root_key = plan.root_key
     root_dir = plan.nodes[root_key].storage_prefix
     try:
@@ -309,7 +314,11 @@ def cmd_run(args) -> int:
             if not_run:
                 counts += f", {not_run} not run"
             out.write(f"  nodes:   {counts}\n")
-        out.write(f"  result:  {root_dir}\n")
+        if error is None:
+            out.write(f"  result:  {root_dir}\n")
+        else:
+            done = os.path.exists(os.path.join(root_dir, "manifest.json"))
+            out.write(f"  root:    {root_dir}{'' if done else ' (not complete)'}\n")
         out.write(f"  output:  {output}\n")
         if args.handle:
             out.write(f"  handle:  {args.handle}\n")
@@ -355,6 +364,19 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
+def _with_exception_type(message: str, tb: str) -> str:
+    """`message` prefixed with the exception type that the traceback names
+    (``ValueError: boom``), when it can be found."""
+    lines = tb.splitlines()
+    if not message:
+        return next((line for line in reversed(lines) if line.strip() and not line.startswith(" ")), "")
+    first = message.splitlines()[0]
+    for line in reversed(lines):
+        if not line.startswith(" ") and line.endswith(": " + first):
+            return line[: len(line) - len(first)] + message
+    return message
+
+
 def _report_failures(plan, failures, error: str, verbose: bool) -> None:
     from .graph import short_key
 
@@ -368,9 +390,7 @@ def _report_failures(plan, failures, error: str, verbose: bool) -> None:
         node = plan.nodes[key]
         details = _read_error_json(node.storage_prefix)
         tb = details.get("error_traceback") or ""
-        # The traceback's last line names the exception type as well: "ValueError: boom".
-        last = next((line for line in reversed(tb.splitlines()) if line.strip() and not line.startswith(" ")), "")
-        shown = last if last and message and message.splitlines()[0] in last else (message or last)
+        shown = _with_exception_type(message, tb)
         where = os.path.join(node.storage_prefix, "error.json")
         sys.stderr.write(f"muflow: error: node {node.function} [{short_key(key)}] failed: {_one_line(shown)}"
                          f" (details: {where})\n")

@@ -118,6 +118,7 @@ class LiveBar:
         self._last_draw: Optional[float] = None
         self._last_len = 0
         self._latest = None
+        self._drawn = None
 
     def __call__(self, snapshot) -> None:
         self._latest = snapshot
@@ -133,10 +134,12 @@ class LiveBar:
         self._stream.write("\r" + line + pad)
         self._stream.flush()
         self._last_len = len(line)
+        self._drawn = snapshot
 
     def finish(self) -> None:
         if self._latest is not None:
-            self._draw(self._latest)
+            if self._latest is not self._drawn:
+                self._draw(self._latest)
             self._stream.write("\n")
             self._stream.flush()
 

@@ -3,7 +3,8 @@ and content-addressed prefixes computed by the native hasher."""
 
 from __future__ import annotations
 
-import json
+import ctypes
+import threading
 from typing import IO, Any, Iterable, Optional, Protocol, runtime_checkable
 
 from .. import _ffi, _values
@@ -63,43 +64,55 @@ class StorageBackend(Protocol):
 def compute_prefix(hash_dict: dict, base_prefix: str = "muflow", identity_keys: list[str] = None) -> str:
     """The content-addressed storage prefix of `hash_dict`, identical to muflow's:
     ``{base_prefix}/{task}/{first 16 hex digits of sha256(json.dumps(id, sort_keys=True))}``
-    where `id` is all of `hash_dict`, or only its `identity_keys` plus ``task``."""
-    return _values.call_with_value(
-        _prefix_of_one, hash_dict, _base_prefix_bytes(base_prefix), _identity_keys_json(identity_keys)
-    )
+    where `id` is all of `hash_dict`, or only its `identity_keys` plus ``task``.
+
+    The canonical text and its digest are computed natively; the identity selection
+    and the label (muflow's f-string of the task, whatever its type) stay in Python,
+    where they mean exactly what they mean in muflow."""
+    label = hash_dict.get("task", "unknown")
+    hashed = _identity(hash_dict, identity_keys) if identity_keys else hash_dict
+    return f"{base_prefix}/{label}/{_values.call_with_value(_digest_of_one, hashed)}"
 
 
 def compute_prefixes(
     hash_dicts: Iterable[dict], base_prefix: str = "muflow", identity_keys: Optional[list[str]] = None
 ) -> list[str]:
-    """`compute_prefix` of each dict, in one native call."""
+    """`compute_prefix` of each dict, hashed in one native call (objects shared between
+    the dicts cross into the library once)."""
     if not isinstance(hash_dicts, (list, tuple)):
         hash_dicts = list(hash_dicts)
     if not hash_dicts:
         return []
-    text = _values.call_with_value(
-        _prefixes_of_many, hash_dicts, _base_prefix_bytes(base_prefix), _identity_keys_json(identity_keys)
-    )
-    return json.loads(text)
+    labels = [d.get("task", "unknown") for d in hash_dicts]
+    if identity_keys:
+        hash_dicts = [_identity(d, identity_keys) for d in hash_dicts]
+    digests = _values.call_with_value(_digests_of_many, hash_dicts, len(hash_dicts))
+    width = _ffi.DIGEST_LENGTH
+    return [f"{base_prefix}/{label}/{digests[i * width:(i + 1) * width]}" for i, label in enumerate(labels)]
 
 
-def _prefix_of_one(fmt, data, length, base, identity):
-    return _ffi.call_returning_string(_ffi.mf_compute_prefix, fmt, data, length, base, identity)
+def _identity(hash_dict: dict, identity_keys) -> dict:
+    """muflow's selection: values outside the identity keys are never looked at."""
+    selected = {k: hash_dict[k] for k in identity_keys if k in hash_dict}
+    selected["task"] = hash_dict.get("task", "unknown")
+    return selected
 
 
-def _prefixes_of_many(fmt, data, length, base, identity):
-    return _ffi.call_returning_string(_ffi.mf_compute_prefixes, fmt, data, length, base, identity)
+_buffers = threading.local()
 
 
-def _base_prefix_bytes(base_prefix) -> bytes:
-    return (base_prefix if type(base_prefix) is str else format(base_prefix)).encode("utf-8")
+def _digest_of_one(fmt, data, length) -> str:
+    out = getattr(_buffers, "one", None)
+    if out is None:
+        out = _buffers.one = ctypes.create_string_buffer(_ffi.DIGEST_LENGTH + 1)
+    status = _ffi.mf_content_digest(out, fmt, data, length)
+    if status != _ffi.OK:
+        raise _ffi.error_for(status)
+    return out.value.decode("ascii")
 
 
-def _identity_keys_json(identity_keys) -> Optional[bytes]:
-    if not identity_keys:
-        return None
-    keys = list(identity_keys)
-    for key in keys:
-        if not isinstance(key, str):
-            raise TypeError(f"identity_keys must hold str, not {type(key).__name__}")
-    return json.dumps(keys).encode("ascii")
+def _digests_of_many(fmt, data, length, count) -> str:
+    out = ctypes.create_string_buffer(_ffi.DIGEST_LENGTH * count)
+    written = ctypes.c_size_t()
+    _ffi.check(_ffi.mf_content_digests(out, len(out), ctypes.byref(written), fmt, data, length))
+    return out.raw[: _ffi.DIGEST_LENGTH * written.value].decode("ascii")
