@@ -269,7 +269,9 @@ int mf_storage_is_cached(const mf_storage *storage, mf_cache_check check);
 mf_status mf_storage_check_manifests(char **out_json, const char *prefixes_json, mf_cache_check check);
 
 /** Writes manifest.json (`files`, `timestamp`, and the size and SHA-256 of each file)
- *  atomically, after every file it lists. Errors: MF_ERR_IO. */
+ *  atomically, after every file it lists: a temporary file, synced to the disk, then
+ *  renamed into place. (With MF_STORAGE_DURABLE the listed files and the directory are
+ *  synced first too.) Errors: MF_ERR_IO. */
 mf_status mf_storage_write_manifest(mf_storage *storage);
 
 /* ---------------------------------------------------------------------------------
@@ -424,6 +426,10 @@ size_t mf_plan_node_count(const mf_plan *plan);
 /** The root node's key. Owned by the plan, valid until it is freed; "" for NULL. */
 const char *mf_plan_root_key(const mf_plan *plan);
 
+/** The index of the root node (see mf_plan_node_index); 0 for NULL. With
+ *  mf_plan_node_field it reads a root key that holds a NUL byte. */
+size_t mf_plan_root_index(const mf_plan *plan);
+
 /** The index (0 ... count-1, in the plan's node order) of the node filed under `key`.
  *  Errors: MF_ERR_NOT_FOUND. */
 mf_status mf_plan_node_index(size_t *out_index, const mf_plan *plan, const char *key);
@@ -459,6 +465,11 @@ mf_status mf_plan_node_field(char **out, size_t *out_len, const mf_plan *plan, s
 
 /** The keys of all nodes in order, as a JSON array (free with mf_string_free). */
 mf_status mf_plan_node_keys(char **out_json, const mf_plan *plan);
+
+/** One field of every node, in node order, as a JSON array (free with mf_string_free):
+ *  strings for the string fields, the JSON of the others. Errors:
+ *  MF_ERR_INVALID_ARGUMENT (an unknown field, or MF_NODE_JSON). */
+mf_status mf_plan_field_values(char **out_json, const mf_plan *plan, mf_node_field field);
 
 /** The keys of the nodes without dependencies, in node order, as a JSON array (free
  *  with mf_string_free). */

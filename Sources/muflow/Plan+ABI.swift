@@ -92,6 +92,12 @@ public func mf_plan_root_key(_ plan: OpaquePointer?) -> UnsafePointer<CChar>! {
 }
 
 @c @implementation
+public func mf_plan_root_index(_ plan: OpaquePointer?) -> Int {
+    guard let plan else { return 0 }
+    return object(plan, as: PlanHandle.self).plan.rootIndex
+}
+
+@c @implementation
 public func mf_plan_node_index(_ outIndex: UnsafeMutablePointer<Int>?, _ plan: OpaquePointer?,
                                _ key: UnsafePointer<CChar>?) -> mf_status {
     abiCall {
@@ -113,24 +119,52 @@ public func mf_plan_node_field(_ out: UnsafeMutablePointer<UnsafeMutablePointer<
         guard plan.nodes.indices.contains(index) else {
             throw MuflowError(.notFound, "node index \(index) is out of range (the plan has \(plan.count) nodes)")
         }
-        let node = plan.nodes[index]
-        func strings(_ list: [JSONString]) throws -> [UInt8] { try pydanticJSON(.array(list.map(JSONValue.string))) }
-        let bytes: [UInt8]
-        switch field {
-        case MF_NODE_KEY: bytes = node.key.utf8
-        case MF_NODE_FUNCTION: bytes = node.function.utf8
-        case MF_NODE_SUBJECT_KEY: bytes = node.subjectKey.utf8
-        case MF_NODE_STORAGE_PREFIX: bytes = node.storagePrefix.utf8
-        case MF_NODE_KWARGS: bytes = try pydanticJSON(.object(node.kwargs))
-        case MF_NODE_DEPENDS_ON: bytes = try strings(node.dependsOn)
-        case MF_NODE_DEPENDED_ON_BY: bytes = try strings(node.dependedOnBy)
-        case MF_NODE_OUTPUT_FILES: bytes = try strings(node.outputFiles)
-        case MF_NODE_ACCESS_MAP: bytes = try pydanticJSON(.object(node.dependencyAccessMap))
-        case MF_NODE_ANALYSIS_ID: bytes = try pydanticJSON(node.analysisID ?? .null)
-        case MF_NODE_JSON: bytes = try plan.nodeJSON(at: index)
-        default: throw invalidArgument("unknown mf_node_field \(field.rawValue)")
-        }
+        let bytes = try fieldText(of: plan, at: index, field)
         deliver(bytes, to: out, length: outLength)
+    }
+}
+
+/// One field of one node as mf_plan_node_field returns it: string fields as their
+/// text, the others as pydantic's JSON.
+private func fieldText(of plan: TaskPlan, at index: Int, _ field: mf_node_field) throws -> [UInt8] {
+    let node = plan.nodes[index]
+    func strings(_ list: [JSONString]) throws -> [UInt8] { try pydanticJSON(.array(list.map(JSONValue.string))) }
+    switch field {
+    case MF_NODE_KEY: return node.key.utf8
+    case MF_NODE_FUNCTION: return node.function.utf8
+    case MF_NODE_SUBJECT_KEY: return node.subjectKey.utf8
+    case MF_NODE_STORAGE_PREFIX: return node.storagePrefix.utf8
+    case MF_NODE_KWARGS: return try pydanticJSON(.object(node.kwargs))
+    case MF_NODE_DEPENDS_ON: return try strings(node.dependsOn)
+    case MF_NODE_DEPENDED_ON_BY: return try strings(node.dependedOnBy)
+    case MF_NODE_OUTPUT_FILES: return try strings(node.outputFiles)
+    case MF_NODE_ACCESS_MAP: return try pydanticJSON(.object(node.dependencyAccessMap))
+    case MF_NODE_ANALYSIS_ID: return try pydanticJSON(node.analysisID ?? .null)
+    case MF_NODE_JSON: return try plan.nodeJSON(at: index)
+    default: throw invalidArgument("unknown mf_node_field \(field.rawValue)")
+    }
+}
+
+@c @implementation
+public func mf_plan_field_values(_ outJSON: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                 _ plan: OpaquePointer?, _ field: mf_node_field) -> mf_status {
+    abiCall {
+        let out = try required(outJSON, "out_json")
+        let plan = try planArgument(plan)
+        guard field != MF_NODE_JSON else { throw invalidArgument("mf_plan_field_values does not take MF_NODE_JSON") }
+        let isString = [MF_NODE_KEY, MF_NODE_FUNCTION, MF_NODE_SUBJECT_KEY, MF_NODE_STORAGE_PREFIX].contains(field)
+        var text: [UInt8] = [UInt8(ascii: "[")]
+        for index in plan.nodes.indices {
+            if index > 0 { text.append(UInt8(ascii: ",")) }
+            let bytes = try fieldText(of: plan, at: index, field)
+            if isString {
+                PythonJSON.write(.string(JSONString(wtf8: bytes)), into: &text)
+            } else {
+                text += bytes
+            }
+        }
+        text.append(UInt8(ascii: "]"))
+        deliver(text, to: out)
     }
 }
 

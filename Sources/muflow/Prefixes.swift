@@ -61,8 +61,7 @@ public func mf_content_digest(_ out: UnsafeMutablePointer<CChar>?, _ format: mf_
                               _ data: UnsafeRawPointer?, _ length: Int) -> mf_status {
     abiCall {
         let out = try required(out, "out")
-        let digest = ContentPrefix.digest(ofCanonical: PythonJSON.dumps(try readValue(format, data, length, name: "value")))
-        copyDigest(digest, to: out)
+        copyDigest(ContentPrefix.digest(ofCanonical: try canonicalText(format, data, length)), to: out)
         out[Int(MF_DIGEST_LENGTH)] = 0
     }
 }
@@ -74,17 +73,22 @@ public func mf_content_digests(_ out: UnsafeMutablePointer<CChar>?, _ outCapacit
     abiCall {
         let out = try required(out, "out")
         let outCount = try required(outCount, "out_count")
-        guard case .array(let values) = try readValue(format, data, length, name: "values") else {
-            throw MuflowError(.type, "values must be an array")
-        }
         let width = Int(MF_DIGEST_LENGTH)
-        guard outCapacity >= width * values.count else {
-            throw MuflowError(.limit, "out holds \(outCapacity) bytes; \(values.count) digests need \(width * values.count)")
+        var digests: [[UInt8]] = []
+        if format == MF_FORMAT_PICKLE, let data, length <= Int(MF_MAX_VALUE_BYTES),
+           PickleCanonical.forEachElement(UnsafeRawBufferPointer(start: data, count: length), maxDepth: Int(MF_MAX_DEPTH),
+                                          { digests.append(ContentPrefix.digest(ofCanonical: $0)) }) {
+        } else {
+            guard case .array(let values) = try readValue(format, data, length, name: "values") else {
+                throw MuflowError(.type, "values must be an array")
+            }
+            digests = values.map { ContentPrefix.digest(ofCanonical: PythonJSON.dumps($0)) }
         }
-        for (i, value) in values.enumerated() {
-            copyDigest(ContentPrefix.digest(ofCanonical: PythonJSON.dumps(value)), to: out + i * width)
+        guard outCapacity >= width * digests.count else {
+            throw MuflowError(.limit, "out holds \(outCapacity) bytes; \(digests.count) digests need \(width * digests.count)")
         }
-        outCount.pointee = values.count
+        for (i, digest) in digests.enumerated() { copyDigest(digest, to: out + i * width) }
+        outCount.pointee = digests.count
     }
 }
 

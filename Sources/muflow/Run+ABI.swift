@@ -1,13 +1,12 @@
 import CMuflowHeader
 import Glibc
 import MuflowCore
-import Synchronization
 
 /// The Swift object behind `mf_run *`: the run, and the storages of the nodes that
 /// are running, held until each node is finished.
 final class RunHandle: Sendable {
     let run: PlanRun
-    private let running = Mutex<[Int: LocalStorage]>([:])
+    private let running = Locked<[Int: LocalStorage]>([:])
 
     init(_ run: PlanRun) { self.run = run }
 

@@ -28,8 +28,7 @@ public func mf_json_canonical(_ out: UnsafeMutablePointer<UnsafeMutablePointer<C
                               _ format: mf_format, _ data: UnsafeRawPointer?, _ length: Int) -> mf_status {
     abiCall {
         let out = try required(out, "out")
-        let value = try readValue(format, data, length)
-        deliver(PythonJSON.dumps(value), to: out, length: outLength)
+        deliver(try canonicalText(format, data, length), to: out, length: outLength)
     }
 }
 
@@ -37,4 +36,14 @@ func checkValueSize(_ length: Int, name: String) throws {
     guard length <= Int(MF_MAX_VALUE_BYTES) else {
         throw MuflowError(.limit, "\(name) is \(length) bytes encoded, over the limit of \(MF_MAX_VALUE_BYTES) bytes")
     }
+}
+
+/// The canonical JSON text of a value: straight from a pickle when the fast path
+/// applies, else through the full reader (which also reports every error).
+func canonicalText(_ format: mf_format, _ data: UnsafeRawPointer?, _ length: Int) throws -> [UInt8] {
+    if format == MF_FORMAT_PICKLE, let data, length <= Int(MF_MAX_VALUE_BYTES),
+       let text = PickleCanonical.text(UnsafeRawBufferPointer(start: data, count: length), maxDepth: Int(MF_MAX_DEPTH)) {
+        return text
+    }
+    return PythonJSON.dumps(try readValue(format, data, length))
 }

@@ -64,35 +64,38 @@ public enum PythonJSON {
     /// A string with `ensure_ascii`: every code point outside 0x20...0x7e escaped,
     /// astral ones as a surrogate pair.
     static func appendString(_ s: JSONString, to out: inout [UInt8]) {
+        s.utf8.withUnsafeBufferPointer { appendString($0, to: &out) }
+    }
+
+    /// A string given as WTF-8 bytes.
+    static func appendString(_ p: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        s.utf8.withUnsafeBufferPointer { p in
-            var runStart = 0
-            var i = 0
-            while i < p.count {
-                let b = p[i]
-                if b >= 0x20 && b < 0x7F && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
-                    i += 1
-                    continue
-                }
-                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<i])) }
-                if b < 0x80 {
-                    appendASCIIEscape(b, to: &out)
-                    i += 1
-                } else {
-                    let (cp, n) = WTF8.decode(p, at: i)
-                    if cp >= 0x10000 {
-                        let v = cp - 0x10000
-                        appendUnicodeEscape(0xD800 | v >> 10, to: &out)
-                        appendUnicodeEscape(0xDC00 | v & 0x3FF, to: &out)
-                    } else {
-                        appendUnicodeEscape(cp, to: &out)
-                    }
-                    i += n
-                }
-                runStart = i
+        var runStart = 0
+        var i = 0
+        while i < p.count {
+            let b = p[i]
+            if b >= 0x20 && b < 0x7F && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
+                i += 1
+                continue
             }
-            if runStart < p.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart...])) }
+            if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<i])) }
+            if b < 0x80 {
+                appendASCIIEscape(b, to: &out)
+                i += 1
+            } else {
+                let (cp, n) = WTF8.decode(p, at: i)
+                if cp >= 0x10000 {
+                    let v = cp - 0x10000
+                    appendUnicodeEscape(0xD800 | v >> 10, to: &out)
+                    appendUnicodeEscape(0xDC00 | v & 0x3FF, to: &out)
+                } else {
+                    appendUnicodeEscape(cp, to: &out)
+                }
+                i += n
+            }
+            runStart = i
         }
+        if runStart < p.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart...])) }
         out.append(UInt8(ascii: "\""))
     }
 

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// What the plan builder (and later the executor) needs to know about a registered task.
 public struct TaskDescriptor: Sendable {
@@ -30,8 +29,8 @@ public final class TaskRegistry: Sendable {
         var order: [JSONString] = []
     }
 
-    private let entries = Mutex(Entries())
-    private let bodies = Mutex<[JSONString: TaskBody]>([:])
+    private let entries = Locked(Entries())
+    private let bodies = Locked<[JSONString: TaskBody]>([:])
 
     public init() {}
 

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Settings of one execution of a plan.
 public struct RunOptions: Sendable {
@@ -38,8 +37,8 @@ public final class PlanRun: Sendable {
     public let options: RunOptions
     public let scheduler: DependencyScheduler
     private let builtIn: Set<Int>
-    private let firstFailure = Mutex<String?>(nil)
-    private let claims = Mutex<[Int: NodeClaim]>([:])
+    private let firstFailure = Locked<String?>(nil)
+    private let claims = Locked<[Int: NodeClaim]>([:])
 
     /// `builtInNoOps`: nodes with no task to run (the sentinel root muflow's builder
     /// adds); they complete with an empty manifest once their dependencies have.

@@ -53,8 +53,10 @@ enum FileSystem {
 
     /// Writes `bytes` to a temporary sibling of `path`, then renames it into place, so
     /// a reader (or a crash) sees either no file or the whole file. With `durable`,
-    /// the data and the directory entry reach the disk before this returns.
-    static func writeAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer, durable: Bool) throws {
+    /// the data and the directory entry reach the disk before this returns; with
+    /// `syncData` alone, the data does before the rename.
+    static func writeAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer, durable: Bool,
+                                syncData: Bool = false) throws {
         let temporary = "\(path).tmp-\(getpid())-\(TemporaryNames.next())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard fd >= 0 else { throw failure("cannot create", temporary) }
@@ -72,7 +74,7 @@ enum FileSystem {
                 }
                 offset += n
             }
-            if durable && fsync(fd) != 0 { throw failure("cannot sync", temporary) }
+            if (durable || syncData) && fsync(fd) != 0 { throw failure("cannot sync", temporary) }
             closed = true
             if close(fd) != 0 { throw failure("cannot close", temporary) }
             if rename(temporary, path) != 0 { throw failure("cannot rename into", path) }

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// How much a cached node's manifest is trusted.
 public enum CacheVerification: Sendable {
@@ -17,8 +16,8 @@ public final class LocalStorage: Sendable {
     public let allowedOutputs: Set<String>?
     /// Sync files and directory entries to the disk before the manifest's rename.
     public let durable: Bool
-    private let resolvedRoot = Mutex<String?>(nil)
-    private let written = Mutex<[String: Manifest.Entry]>([:])
+    private let resolvedRoot = Locked<String?>(nil)
+    private let written = Locked<[String: Manifest.Entry]>([:])
 
     public init(root: String, allowedOutputs: Set<String>? = nil, durable: Bool = false) throws {
         guard !root.isEmpty else { throw MuflowError(.invalidArgument, "storage path must not be empty") }
@@ -165,7 +164,12 @@ public final class LocalStorage: Sendable {
         let files = written.withLock { $0 }.filter { $0.value.size >= 0 }
         let text = Manifest(files: files).encoded(timestamp: UTCTimestamp.now())
         if durable { try FileSystem.syncDirectory(root) }
-        try text.withUnsafeBytes { try FileSystem.writeAtomically(path(of: FileNames.manifest), $0, durable: durable) }
+        // The manifest itself always reaches the disk whole before it is named: after a
+        // power loss it is either absent or complete, and the sizes it records expose
+        // any file of a non-durable storage that did not make it.
+        try text.withUnsafeBytes {
+            try FileSystem.writeAtomically(path(of: FileNames.manifest), $0, durable: durable, syncData: true)
+        }
     }
 
     /// Removes a manifest that no longer describes the directory (a torn node about to

@@ -192,6 +192,7 @@ mf_plan_node_field = _declare(
     "mf_plan_node_field", c_int, _out_string, POINTER(c_size_t), c_void_p, c_size_t, c_int
 )
 mf_plan_node_keys = _declare("mf_plan_node_keys", c_int, _out_string, c_void_p)
+mf_plan_field_values = _declare("mf_plan_field_values", c_int, _out_string, c_void_p, c_int)
 mf_plan_leaf_nodes = _declare("mf_plan_leaf_nodes", c_int, _out_string, c_void_p)
 mf_plan_levels = _declare("mf_plan_levels", c_int, _out_string, c_void_p)
 
@@ -216,7 +217,7 @@ def encode_text(text) -> bytes:
     if "\0" in text:
         raise ValueError(f"a NUL byte cannot cross into the library: {text!r}")
     return text.encode("utf-8", "surrogatepass")
-mf_plan_root_key = _declare("mf_plan_root_key", c_char_p, c_void_p)
+mf_plan_root_index = _declare("mf_plan_root_index", c_size_t, c_void_p)
 
 # -- Runs ------------------------------------------------------------------------------
 

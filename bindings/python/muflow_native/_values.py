@@ -9,6 +9,7 @@ Python's ``json`` module treats them; anything else is a TypeError naming its ke
 
 from __future__ import annotations
 
+import io
 import pickle
 import sys
 from typing import Optional
@@ -30,6 +31,35 @@ def encode(value) -> bytes:
         raise
     except Exception:
         data = _pickle_deep(to_plain(value))
+    if len(data) > MAX_VALUE_BYTES:
+        raise ValueError(f"value is {len(data)} bytes encoded, over the limit of {MAX_VALUE_BYTES} bytes")
+    return data
+
+
+class _NotPlain(Exception):
+    pass
+
+
+class _PlainPickler(pickle.Pickler):
+    """Pickles exact plain types as pickle.dumps does and stops at anything else (the
+    C pickler asks reducer_override only about objects it does not handle itself)."""
+
+    def reducer_override(self, obj):
+        raise _NotPlain(type(obj).__name__)
+
+
+def encode_plain(value) -> bytes:
+    """`encode`, converting subclasses (enums, OrderedDict, named tuples) to the plain
+    types json writes them as, before the library sees them: for values whose refusal
+    cannot be retried (a pipeline's kwargs and items, once its callbacks have run)."""
+    buffer = io.BytesIO()
+    try:
+        _PlainPickler(buffer, _PROTOCOL).dump(value)
+        data = buffer.getvalue()
+    except _NotPlain:
+        data = _pickle_deep(to_plain(value))
+    except RecursionError:
+        data = encode(value)
     if len(data) > MAX_VALUE_BYTES:
         raise ValueError(f"value is {len(data)} bytes encoded, over the limit of {MAX_VALUE_BYTES} bytes")
     return data
@@ -62,10 +92,11 @@ def call_with_value(function, value, *args):
         return function(_ffi.FORMAT_PICKLE, plain, len(plain), *args)
 
 
-def to_plain(value, path: str = "", _open: Optional[set] = None):
+def to_plain(value, path: str = "", _seen: Optional[dict] = None):
     """`value` with every JSON-able subclass replaced by its plain type, as `json.dumps`
-    would write it. Raises TypeError naming the key path of a value JSON cannot hold,
-    and ValueError for a container that contains itself, as json does."""
+    would write it; a container reached twice is converted once, so sharing survives.
+    Raises TypeError naming the key path of a value JSON cannot hold, and ValueError for
+    a container that contains itself, as json does."""
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
@@ -75,18 +106,24 @@ def to_plain(value, path: str = "", _open: Optional[set] = None):
     if isinstance(value, float):
         return float.__float__(value)
     if isinstance(value, (dict, list, tuple)):
-        _open = set() if _open is None else _open
-        if id(value) in _open:
-            raise ValueError("Circular reference detected")
-        _open.add(id(value))
+        _seen = {} if _seen is None else _seen
+        if id(value) in _seen:
+            converted = _seen[id(value)]
+            if converted is _IN_PROGRESS:
+                raise ValueError("Circular reference detected")
+            return converted
+        _seen[id(value)] = _IN_PROGRESS
         if isinstance(value, dict):
-            plain = {_plain_key(k, path): to_plain(v, f"{path}[{k!r}]", _open) for k, v in value.items()}
+            plain = {_plain_key(k, path): to_plain(v, f"{path}[{k!r}]", _seen) for k, v in value.items()}
         else:
-            plain = [to_plain(item, f"{path}[{i}]", _open) for i, item in enumerate(value)]
-        _open.discard(id(value))
+            plain = [to_plain(item, f"{path}[{i}]", _seen) for i, item in enumerate(value)]
+        _seen[id(value)] = plain
         return plain
     where = f" at {path}" if path else ""
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable{where}")
+
+
+_IN_PROGRESS = object()
 
 
 def _plain_key(key, path):

@@ -53,7 +53,7 @@ class Pipeline:
         pipeline = self._native_pipeline()
         jobs = _JobSource(self.steps, subject_key, kwargs)
         callback = _ffi.JOBS_CALLBACK(jobs)
-        kwargs_data = _values.encode(kwargs)
+        kwargs_data = _values.encode_plain(kwargs)
         plan = c_void_p()
         status = _ffi.mf_pipeline_build(
             byref(plan), pipeline, _native_registry.registry, _ffi.encode_text(subject_key),
@@ -105,7 +105,7 @@ class _JobSource:
             else:
                 data_out[0] = None
                 return _ffi.OK
-            self._data = _values.encode(jobs)
+            self._data = _values.encode_plain(jobs)
             format_out[0] = _ffi.FORMAT_PICKLE
             data_out[0] = _ffi.ctypes.cast(_ffi.ctypes.c_char_p(self._data), c_void_p).value
             length_out[0] = len(self._data)

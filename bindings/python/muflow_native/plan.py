@@ -123,17 +123,16 @@ class TaskPlan:
     @property
     def root_key(self) -> str:
         if self._root_key is None:
-            self._root_key = _ffi.mf_plan_root_key(self._native).decode("utf-8", "surrogatepass")
+            self._root_key = self._keys[_ffi.mf_plan_root_index(self._native)]
         return self._root_key
 
     # -- Queries ----------------------------------------------------------------------
 
     def _dependency_indices(self) -> list[list[int]]:
         if self._dependencies is None:
-            self._dependencies = [
-                [self._index[k] for k in json.loads(self._field(i, _ffi.NODE_DEPENDS_ON))]
-                for i in range(len(self._keys))
-            ]
+            text = _ffi.call_returning_string(_ffi.mf_plan_field_values, self._native, _ffi.NODE_DEPENDS_ON)
+            index = self._index
+            self._dependencies = [[index[k] for k in deps] for deps in json.loads(text)]
         return self._dependencies
 
     def leaf_nodes(self) -> list[TaskNode]:
@@ -156,10 +155,8 @@ class TaskPlan:
         return self.root_key in completed
 
     def _storage_prefixes(self) -> dict[str, str]:
-        return {
-            key: self._field(i, _ffi.NODE_STORAGE_PREFIX).decode("utf-8", "surrogatepass")
-            for i, key in enumerate(self._keys)
-        }
+        text = _ffi.call_returning_string(_ffi.mf_plan_field_values, self._native, _ffi.NODE_STORAGE_PREFIX)
+        return dict(zip(self._keys, json.loads(text)))
 
     def levels(self) -> list[list[str]]:
         """Node keys by topological level (level 0: no dependencies)."""

@@ -552,12 +552,10 @@ def test_known_mismatch_non_finite_and_none_keys(key):
     assert ours.to_json() == theirs.to_json()
 
 
-@pytest.mark.xfail(strict=True, reason="subclasses of dict/list/str/int/float (OrderedDict, defaultdict, enums, "
-                                       "numpy.float64) are refused by muflow_native's build_plan")
 @pytest.mark.parametrize("make", [lambda: collections.OrderedDict(a=1), lambda: collections.defaultdict(int, a=1),
                                   lambda: collections.Counter(a=1)])
 @pytest.mark.parametrize("where", ["kwargs", "item"])
-def test_known_mismatch_json_able_subclasses(make, where):
+def test_json_able_subclasses_build_as_in_muflow(make, where):
     value = make()
     kwargs = {"x": value} if where == "kwargs" else {}
     items = [value] if where == "item" else [{"i": 1}]
