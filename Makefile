@@ -15,7 +15,7 @@ TEST_PIP := pytest hypothesis pydantic numpy scipy xarray openpyxl pypdf muflow=
 # lazy globals), which it keeps until exit by design; a real leak still fails.
 VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=1 --suppressions=$(CURDIR)/tools/valgrind.supp
 
-.PHONY: run test lib system-packages swift-test tsan c-test c-examples python-test bench clean
+.PHONY: run test lib system-packages swift-test scheduler-repeat tsan asan c-test c-examples python-test bench clean
 
 # The packaging build: Swift runtime linked statically, only mf_* exported, and every
 # symbol resolved at link time (-z defs).
@@ -79,6 +79,21 @@ c-examples: system-packages $(LIB)
 	rm -rf build/examples/ml-out
 	$(VALGRIND) build/examples/ml_pipeline build/examples/ml-out 3
 
+# The scheduler and run tests, 50 times in a row (the 100,000-node fan-in once is enough).
+scheduler-repeat: swift-test
+	mkdir -p build
+	for i in $$(seq 50); do \
+	    swift test --skip-build --filter 'SchedulerTests|PlanRunTests|RunABITests' \
+	        --skip testHundredThousandNodeFanIn > build/scheduler-repeat.log 2>&1 \
+	        || { cat build/scheduler-repeat.log; echo "failed on run $$i"; exit 1; }; \
+	done
+	echo "ok: scheduler tests passed 50 times in a row"
+
+# Every Swift test under AddressSanitizer. Leak checking stays with valgrind on the C
+# side: LeakSanitizer here reports XCTest's own retained test-case objects.
+asan:
+	ASAN_OPTIONS=detect_leaks=0 swift test --scratch-path .build-asan --sanitize=address
+
 # The scheduler and run tests under ThreadSanitizer.
 tsan:
 	MUFLOW_FANIN_NODES=10000 swift test --scratch-path .build-tsan --sanitize=thread \
@@ -88,10 +103,10 @@ tsan:
 python-test: system-packages $(TEST_VENV)/.installed
 	cd build && ../$(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider ../bindings/python/tests
 
-test: swift-test tsan c-test c-examples python-test
+test: swift-test scheduler-repeat tsan asan c-test c-examples python-test
 
 bench: $(TEST_VENV)/.installed
-	for b in bench/*/run.py; do $(TEST_VENV)/bin/python $$b || exit 1; done
+	for b in bench/*/run.py; do OPENBLAS_NUM_THREADS=1 $(TEST_VENV)/bin/python $$b || exit 1; done
 
 clean:
-	rm -rf build out .build .build-release .build-tsan $(VENV) $(TEST_VENV)
+	rm -rf build out .build .build-release .build-tsan .build-asan $(VENV) $(TEST_VENV)

@@ -75,10 +75,10 @@ public func mf_content_digests(_ out: UnsafeMutablePointer<CChar>?, _ outCapacit
         let outCount = try required(outCount, "out_count")
         let width = Int(MF_DIGEST_LENGTH)
         var digests: [[UInt8]] = []
-        if format == MF_FORMAT_PICKLE, let data, length <= Int(MF_MAX_VALUE_BYTES),
-           PickleCanonical.forEachElement(UnsafeRawBufferPointer(start: data, count: length), maxDepth: Int(MF_MAX_DEPTH),
-                                          { digests.append(ContentPrefix.digest(ofCanonical: $0)) }) {
-        } else {
+        let fast = format == MF_FORMAT_PICKLE && data != nil && length <= Int(MF_MAX_VALUE_BYTES)
+            && PickleCanonical.forEachElement(UnsafeRawBufferPointer(start: data, count: length),
+                                              maxDepth: Int(MF_MAX_DEPTH)) { digests.append(ContentPrefix.digest(ofCanonical: $0)) }
+        if !fast {
             guard case .array(let values) = try readValue(format, data, length, name: "values") else {
                 throw MuflowError(.type, "values must be an array")
             }
