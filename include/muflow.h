@@ -154,7 +154,9 @@ mf_status mf_json_canonical(char **out, size_t *out_len, mf_format format,
  *
  *  base_prefix: NUL-terminated UTF-8, may be empty, must not be NULL.
  *  identity_keys_json: NULL, or NUL-terminated JSON text of an array of strings.
- *  On success `*out` is a new string; free it with mf_string_free(). */
+ *  On success `*out` is a new string; free it with mf_string_free(). A task name that
+ *  holds a NUL byte ends the C string early: mf_compute_prefixes (JSON, escaped) or
+ *  mf_content_digest serve that case. */
 mf_status mf_compute_prefix(char **out, mf_format format, const void *data, size_t length,
                             const char *base_prefix, const char *identity_keys_json);
 
