@@ -62,9 +62,6 @@ class Pipeline:
             0, callback, None,
         )
         jobs.raise_pending()
-        if status == _ffi.ERR_TYPE:
-            # Let the Python walk name the culprit's key path, as for compute_prefix.
-            _values.to_plain(kwargs)
         _ffi.check(status)
         return TaskPlan._from_native(_NativePlan(plan))
 
