@@ -18,15 +18,15 @@ public enum PickleCanonical {
         return Array(reader.arena[root])
     }
 
-    /// The canonical text of each element of a pickled list, calling `body` with each
-    /// in order; false (and no call) when the fast path does not apply.
+    /// Calls `body` with the canonical text of each element of a pickled list, in
+    /// order, as each is read (so the texts never all sit in memory at once). Returns
+    /// false when the fast path does not apply; `body` may have been called for some
+    /// elements by then, and the caller must discard what it made of them.
     public static func forEachElement(_ bytes: UnsafeRawBufferPointer, maxDepth: Int,
-                                      _ body: (ArraySlice<UInt8>) -> Void) -> Bool {
+                                      _ body: @escaping (ArraySlice<UInt8>) -> Void) -> Bool {
         var reader = Reader(bytes.bindMemory(to: UInt8.self), maxDepth: maxDepth)
-        reader.keepRootElements = true
-        guard reader.document() != nil, let elements = reader.rootElements else { return false }
-        for element in elements { body(reader.arena[element]) }
-        return true
+        reader.onRootElement = body
+        return reader.document() != nil && reader.sawRootList
     }
 
     private struct Pair {
@@ -58,9 +58,9 @@ public enum PickleCanonical {
         var pairs: [Pair] = []
         /// Set for input this reader must not guess about (memo slots out of sequence).
         var failed = false
-        /// With `keepRootElements`, a root list leaves its elements' texts unjoined here.
-        var keepRootElements = false
-        var rootElements: [Range<Int>]?
+        /// Given, a root list hands each element's text here instead of joining them.
+        var onRootElement: ((ArraySlice<UInt8>) -> Void)?
+        var sawRootList = false
 
         init(_ input: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
             self.input = input
@@ -270,13 +270,22 @@ public enum PickleCanonical {
         /// The items of a list, after EMPTY_LIST and its memo entry.
         mutating func list(depth: Int) -> Bool {
             let itemsStart = arena.count
+            let streaming = depth == 0 && onRootElement != nil
             var items: [Range<Int>] = []
+            func accept(_ item: Item) {
+                if streaming {
+                    onRootElement!(arena[item.text])
+                    arena.removeSubrange(itemsStart...)
+                } else {
+                    items.append(item.text)
+                }
+            }
             if next == 0x28 {                                              // MARK: batches
                 while take(0x28) != nil {
                     var count = 0
                     while next != 0x65 {                                   // APPENDS
                         guard let item = value(depth: depth + 1) else { return false }
-                        items.append(item.text)
+                        accept(item)
                         count += 1
                     }
                     pos += 1
@@ -286,13 +295,13 @@ public enum PickleCanonical {
             } else {
                 let resume = checkpoint
                 if let item = value(depth: depth + 1), take(0x61) != nil { // item APPEND
-                    items.append(item.text)
+                    accept(item)
                 } else {
                     rewind(to: resume)
                 }
             }
-            if keepRootElements && depth == 0 {
-                rootElements = items
+            if streaming {
+                sawRootList = true
                 return true
             }
             var text = [UInt8]()
