@@ -237,7 +237,9 @@ mf_status mf_storage_save(mf_storage *storage, const char *name, const void *dat
 /** For writers that need a path: checks `name` as mf_storage_save does, claims it,
  *  creates its directory and returns the path to write (free with mf_string_free).
  *  Then call mf_storage_end_write with success non-zero once the file is complete
- *  (it is recorded with its size and checksum), or zero to give the name back. */
+ *  (it is recorded with its size and checksum), or zero to give the name back (and
+ *  remove what the writer left at the path). Unlike mf_storage_save, a file written
+ *  this way is not atomic until mf_storage_end_write; until then no manifest names it. */
 mf_status mf_storage_begin_write(char **out_path, mf_storage *storage, const char *name);
 mf_status mf_storage_end_write(mf_storage *storage, const char *name, int success);
 

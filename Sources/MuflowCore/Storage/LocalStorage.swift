@@ -66,7 +66,11 @@ public final class LocalStorage: Sendable {
         bytes.withUnsafeBytes { record(name, Manifest.Entry(size: $0.count, sha256: sha256Hex($0))) }
     }
 
-    public func abandonWrite(_ name: String) { release(name) }
+    /// Gives the name back after a failed writer, removing whatever it left.
+    public func abandonWrite(_ name: String) {
+        try? FileSystem.removeIfPresent(path(of: name))
+        release(name)
+    }
 
     private func claimForWriting(_ name: String, allowProtected: Bool) throws -> String {
         try FileNames.validate(name)

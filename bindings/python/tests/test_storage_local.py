@@ -151,3 +151,39 @@ def test_durable_storage_writes_the_same(tmp_path):
     storage.save_text("x.txt", "x")
     storage.write_manifest()
     assert storage.is_cached()
+
+
+def test_xarray_round_trip_through_storage(storage):
+    xr = pytest.importorskip("xarray")
+    dataset = xr.Dataset({"weights": ("x", [1.0, 2.0, 3.0])})
+    storage.save_xarray("model.nc", dataset)
+    assert storage.read_xarray("model.nc")["weights"].values.tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(FileExistsError):
+        storage.save_xarray("model.nc", dataset)
+    storage.write_manifest()
+    manifest = json.loads(storage.read_file("manifest.json"))
+    assert manifest["files"] == ["model.nc"]
+    assert manifest["file_sizes"]["model.nc"] == os.path.getsize(os.path.join(storage.storage_prefix, "model.nc"))
+
+
+def test_failed_xarray_write_gives_the_name_back(storage):
+    class Broken:
+        def to_netcdf(self, *args, **kwargs):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(Exception):
+        storage.save_xarray("model.nc", Broken())
+    assert "model.nc" not in storage.written_files
+    storage.save_text("model.nc", "retry allowed")
+
+
+def test_a_failed_path_writer_leaves_nothing(storage):
+    class HalfWriter:
+        def to_netcdf(self, path, *args, **kwargs):
+            with open(path, "wb") as f:
+                f.write(b"half")
+            raise RuntimeError("crashed midway")
+
+    with pytest.raises(Exception):
+        storage.save_xarray("half.nc", HalfWriter())
+    assert not storage.exists("half.nc")
