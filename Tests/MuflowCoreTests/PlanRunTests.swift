@@ -452,21 +452,6 @@ private struct Clock {
     }
 }
 
-/// A value behind a pthread mutex (the engine's ConditionLock). Used rather than
-/// Synchronization's Mutex because ThreadSanitizer does not see the happens-before
-/// edge of a contended Mutex on Linux (its slow path hands the lock over in the
-/// kernel's futex code) and reports false races; these tests run under TSan.
-private final class Locked<Value>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        try lock.withLock { try body(&value) }
-    }
-}
-
 /// A counting semaphore on the engine's ConditionLock (no Foundation, no Dispatch).
 private final class Semaphore: @unchecked Sendable {
     private let lock = ConditionLock()
