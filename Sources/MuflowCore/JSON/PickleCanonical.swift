@@ -209,17 +209,8 @@ public enum PickleCanonical {
         mutating func dictionary(depth: Int) -> Bool {
             let firstPair = pairs.count
             let itemsStart = arena.count
-            if next == 0x28 {                                              // MARK: batches
-                while take(0x28) != nil {
-                    var count = 0
-                    while next != 0x75 {                                   // SETITEMS
-                        guard pair(depth: depth) else { return false }
-                        count += 1
-                    }
-                    pos += 1
-                    if count != 1000 { break }
-                    skipFrames()
-                }
+            if next == 0x28 {
+                guard batches(closedBy: 0x75, item: { $0.pair(depth: depth) }) else { return false }  // SETITEMS
             } else {
                 let resume = checkpoint
                 if !(pair(depth: depth) && take(0x73) != nil) {           // key value SETITEM
@@ -230,16 +221,7 @@ public enum PickleCanonical {
             var items = Array(pairs[firstPair...])
             pairs.removeSubrange(firstPair...)
             items.sort { input[$0.key].lexicographicallyPrecedes(input[$1.key]) }
-            var text = [UInt8]()
-            text.reserveCapacity(arena.count - itemsStart + 2 * items.count + 2)
-            text.append(UInt8(ascii: "{"))
-            for (k, item) in items.enumerated() {
-                if k > 0 { text.append(UInt8(ascii: ",")); text.append(UInt8(ascii: " ")) }
-                text.append(contentsOf: arena[item.text])
-            }
-            text.append(UInt8(ascii: "}"))
-            arena.removeSubrange(itemsStart...)
-            arena.append(contentsOf: text)
+            join(items.map(\.text), from: itemsStart, open: UInt8(ascii: "{"), close: UInt8(ascii: "}"))
             return true
         }
 
@@ -267,54 +249,69 @@ public enum PickleCanonical {
             failed = point.failed
         }
 
-        /// The items of a list, after EMPTY_LIST and its memo entry.
+        /// The items of a list, after EMPTY_LIST and its memo entry. At the root with
+        /// `onRootElement`, each element goes there as it is read, and is then dropped.
         mutating func list(depth: Int) -> Bool {
             let itemsStart = arena.count
             let streaming = depth == 0 && onRootElement != nil
             var items: [Range<Int>] = []
-            func accept(_ item: Item) {
+            let element: (inout Reader) -> Bool = { reader in
+                guard let item = reader.value(depth: depth + 1) else { return false }
                 if streaming {
-                    onRootElement!(arena[item.text])
-                    arena.removeSubrange(itemsStart...)
+                    reader.onRootElement!(reader.arena[item.text])
+                    reader.arena.removeSubrange(itemsStart...)
                 } else {
                     items.append(item.text)
                 }
+                return true
             }
-            if next == 0x28 {                                              // MARK: batches
-                while take(0x28) != nil {
-                    var count = 0
-                    while next != 0x65 {                                   // APPENDS
-                        guard let item = value(depth: depth + 1) else { return false }
-                        accept(item)
-                        count += 1
-                    }
-                    pos += 1
-                    if count != 1000 { break }
-                    skipFrames()
-                }
+            if next == 0x28 {
+                guard batches(closedBy: 0x65, item: element) else { return false }  // APPENDS
             } else {
                 let resume = checkpoint
-                if let item = value(depth: depth + 1), take(0x61) != nil { // item APPEND
-                    accept(item)
-                } else {
+                // item APPEND: read the item tentatively; only an APPEND makes it ours.
+                if !(element(&self) && take(0x61) != nil) {
                     rewind(to: resume)
+                    items.removeAll()
                 }
             }
             if streaming {
                 sawRootList = true
-                return true
+            } else {
+                join(items, from: itemsStart, open: UInt8(ascii: "["), close: UInt8(ascii: "]"))
             }
-            var text = [UInt8]()
-            text.reserveCapacity(arena.count - itemsStart + 2 * items.count + 2)
-            text.append(UInt8(ascii: "["))
-            for (k, item) in items.enumerated() {
-                if k > 0 { text.append(UInt8(ascii: ",")); text.append(UInt8(ascii: " ")) }
-                text.append(contentsOf: arena[item])
-            }
-            text.append(UInt8(ascii: "]"))
-            arena.removeSubrange(itemsStart...)
-            arena.append(contentsOf: text)
             return true
+        }
+
+        /// Reads batches `MARK item ... terminator`, calling `item` for each. CPython
+        /// writes 1,000 items a batch, so a shorter batch is the last.
+        mutating func batches(closedBy terminator: UInt8, item: (inout Reader) -> Bool) -> Bool {
+            while take(0x28) != nil {                                      // MARK
+                var count = 0
+                while next != terminator {
+                    guard item(&self) else { return false }
+                    count += 1
+                }
+                pos += 1
+                if count != 1000 { break }
+                skipFrames()
+            }
+            return true
+        }
+
+        /// Replaces the arena from `start` with the texts at `ranges`, joined by ", "
+        /// between `open` and `close`.
+        mutating func join(_ ranges: [Range<Int>], from start: Int, open: UInt8, close: UInt8) {
+            var text = [UInt8]()
+            text.reserveCapacity(arena.count - start + 2 * ranges.count + 2)
+            text.append(open)
+            for (k, range) in ranges.enumerated() {
+                if k > 0 { text.append(UInt8(ascii: ",")); text.append(UInt8(ascii: " ")) }
+                text.append(contentsOf: arena[range])
+            }
+            text.append(close)
+            arena.removeSubrange(start...)
+            arena.append(contentsOf: text)
         }
     }
 }
