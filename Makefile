@@ -15,7 +15,7 @@ TEST_PIP := pytest hypothesis pydantic numpy scipy xarray openpyxl pypdf muflow=
 # lazy globals), which it keeps until exit by design; a real leak still fails.
 VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=1 --suppressions=$(CURDIR)/tools/valgrind.supp
 
-.PHONY: run test lib system-packages swift-test scheduler-repeat tsan asan c-test c-examples python-test bench clean
+.PHONY: run test lib system-packages swift-test scheduler-repeat tsan asan c-test c-examples c-sanitize fuzz-replay fuzz python-test bench clean
 
 # The packaging build: Swift runtime linked statically, only mf_* exported, and every
 # symbol resolved at link time (-z defs).
@@ -79,6 +79,69 @@ c-examples: system-packages $(LIB)
 	rm -rf build/examples/ml-out
 	$(VALGRIND) build/examples/ml_pipeline build/examples/ml-out 3
 
+# Every C and C++ test and the C example under AddressSanitizer and UBSan; any report
+# fails. LeakSanitizer stays on: the Swift runtime's one-time allocations are reachable,
+# which it does not report (valgrind, which does, needs tools/valgrind.supp).
+SANITIZE_FLAGS := -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SANITIZE_DIR := build/sanitize
+c-sanitize: system-packages $(LIB)
+	mkdir -p $(SANITIZE_DIR)
+	for src in Tests/c/*.c Tests/c/*.cpp examples/c/ml_pipeline.c; do \
+	    name=$$(basename $${src%.*}); \
+	    case $$src in *.cpp) compile="c++ $(CXX_FLAGS)";; *) compile="cc $(C_FLAGS)";; esac; \
+	    $$compile $(SANITIZE_FLAGS) $$src -o $(SANITIZE_DIR)/$$name -L$(dir $(LIB)) -lmuflow \
+	        -Wl,-rpath,$(abspath $(dir $(LIB))) || exit 1; \
+	    case $$name in ml_pipeline) rm -rf $(SANITIZE_DIR)/ml-out; args="$(SANITIZE_DIR)/ml-out 3";; *) args="";; esac; \
+	    $(SANITIZE_ENV) $(SANITIZE_DIR)/$$name $$args > $(SANITIZE_DIR)/$$name.out 2>&1 \
+	        || { cat $(SANITIZE_DIR)/$$name.out; exit 1; }; \
+	    echo "ok: $$name under ASan and UBSan"; \
+	done
+
+# Fuzzing (Tests/fuzz, README "Fuzzing"). fuzz-replay feeds the committed corpus to each
+# target, linked against the packaging build, under valgrind. fuzz builds the library
+# with libFuzzer's coverage and ASan, runs each target for FUZZ_SECONDS, one at a time,
+# and merges the inputs that reach new edges into the corpus; it fails if a target
+# crashed, leaving the input in build/fuzz/<target>-crash-*.
+FUZZ_TARGETS := json pickle plan prefix
+FUZZ_SECONDS ?= 600
+FUZZ_SCRATCH := .build-fuzz
+# The toolchain's own clang: it has libFuzzer and matches the Swift compiler's sanitizers.
+FUZZ_CC ?= $(dir $(realpath $(shell command -v swift)))clang
+fuzz-replay: system-packages $(LIB)
+	mkdir -p build/fuzz
+	for target in $(FUZZ_TARGETS); do \
+	    cc $(C_FLAGS) Tests/fuzz/replay.c Tests/fuzz/fuzz_$$target.c -o build/fuzz/replay_$$target \
+	        -L$(dir $(LIB)) -lmuflow -Wl,-rpath,$(abspath $(dir $(LIB))) || exit 1; \
+	    $(VALGRIND) build/fuzz/replay_$$target Tests/fuzz/corpus/$$target > build/fuzz/replay_$$target.out 2>&1 \
+	        || { cat build/fuzz/replay_$$target.out; exit 1; }; \
+	    echo "ok: fuzz target $$target, $$(tail -1 build/fuzz/replay_$$target.out) under valgrind"; \
+	done
+
+fuzz:
+	swift build -c release --product muflow --scratch-path $(FUZZ_SCRATCH) -Xswiftc -sanitize=fuzzer,address
+	mkdir -p build/fuzz/bin
+	for target in $(FUZZ_TARGETS); do \
+	    $(FUZZ_CC) -std=c11 -g -O1 -fuse-ld=lld -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude \
+	        Tests/fuzz/fuzz_$$target.c -o build/fuzz/bin/fuzz_$$target \
+	        -L$(FUZZ_SCRATCH)/release -lmuflow -Wl,-rpath,$(CURDIR)/$(FUZZ_SCRATCH)/release || exit 1; \
+	done
+	failed=""; for target in $(FUZZ_TARGETS); do \
+	    rm -rf build/fuzz/new/$$target; mkdir -p build/fuzz/new/$$target; \
+	    if SWIFT_BACKTRACE=enable=no build/fuzz/bin/fuzz_$$target -max_total_time=$(FUZZ_SECONDS) -timeout=25 \
+	        -print_final_stats=1 -artifact_prefix=build/fuzz/$$target- build/fuzz/new/$$target \
+	        Tests/fuzz/corpus/$$target > build/fuzz/fuzz_$$target.log 2>&1; then \
+	        grep -E '^#[0-9]+[[:space:]]+DONE' build/fuzz/fuzz_$$target.log; \
+	    else \
+	        tail -40 build/fuzz/fuzz_$$target.log; failed="$$failed $$target"; \
+	    fi; \
+	    SWIFT_BACKTRACE=enable=no build/fuzz/bin/fuzz_$$target -merge=1 -use_counters=0 -use_value_profile=0 \
+	        Tests/fuzz/corpus/$$target build/fuzz/new/$$target > build/fuzz/merge_$$target.log 2>&1; \
+	    echo "$$target: $$(grep -oE '[0-9]+ new files' build/fuzz/merge_$$target.log) merged into Tests/fuzz/corpus/$$target"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "crashed:$$failed (inputs: build/fuzz/*-crash-*, *-timeout-*)"; exit 1; fi
+
 # The scheduler and run tests, 50 times in a row (the 100,000-node fan-in once is enough).
 scheduler-repeat: swift-test
 	mkdir -p build
@@ -103,10 +166,10 @@ tsan:
 python-test: system-packages $(TEST_VENV)/.installed
 	cd build && ../$(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider ../bindings/python/tests
 
-test: swift-test scheduler-repeat tsan asan c-test c-examples python-test
+test: swift-test scheduler-repeat tsan asan c-test c-examples c-sanitize fuzz-replay python-test
 
 bench: $(TEST_VENV)/.installed
 	for b in bench/*/run.py; do OPENBLAS_NUM_THREADS=1 $(TEST_VENV)/bin/python $$b || exit 1; done
 
 clean:
-	rm -rf build out .build .build-release .build-tsan .build-asan $(VENV) $(TEST_VENV)
+	rm -rf build out .build .build-release .build-tsan .build-asan .build-fuzz $(VENV) $(TEST_VENV)

@@ -7,15 +7,11 @@ let package = Package(
         .library(name: "muflow", type: .dynamic, targets: ["muflow"]),
         .library(name: "MuflowCore", targets: ["MuflowCore"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
-    ],
     targets: [
         // The engine: plain Swift, no C or Python concerns.
-        .target(
-            name: "MuflowCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
-        ),
+        .target(name: "MuflowCore", dependencies: ["CSHA256"]),
+        // SHA-256 in C, for the CPU's SHA instructions, which Swift cannot name.
+        .target(name: "CSHA256"),
         // Exposes include/muflow.h to Swift so `@c @implementation` checks every entry point.
         .target(name: "CMuflowHeader"),
         // The C ABI layer: implements muflow.h over MuflowCore.

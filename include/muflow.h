@@ -15,8 +15,11 @@
  * - Output parameters come first and are named `out...`. On failure they are left
  *   untouched, and nothing is half-done: no output is allocated, nothing is written.
  * - Strings going in are NUL-terminated UTF-8 unless a length is passed beside them.
- *   Pointers going in are borrowed for the duration of the call only; the library
- *   copies what it keeps.
+ *   Text that is not valid UTF-8 (an encoded surrogate included) is refused with
+ *   MF_ERR_INVALID_ARGUMENT naming the parameter ("name is not valid UTF-8"), except
+ *   where a function says otherwise; in JSON text see MF_FORMAT_JSON. A buffer passed
+ *   with its length may be NULL only when the length is 0. Pointers going in are
+ *   borrowed for the duration of the call only; the library copies what it keeps.
  * - Strings coming out through `char **out` are owned by the caller, NUL-terminated,
  *   and released with mf_string_free(). Strings returned directly (`const char *`)
  *   are owned by the library; each function says how long they live.
@@ -110,7 +113,10 @@ void mf_string_free(char *string);
 /** How the bytes of a structured value are encoded.
  *
  *  MF_FORMAT_JSON: UTF-8 JSON text (RFC 8259) with Python's extensions `NaN`,
- *  `Infinity` and `-Infinity`. Integers of any size are kept exactly. A repeated object
+ *  `Infinity` and `-Infinity`. A string may also hold a lone surrogate encoded by
+ *  itself (bytes ED A0 80 to ED BF BF, as Python's "surrogatepass" writes it and as this
+ *  library writes such a string); any other malformed UTF-8 is MF_ERR_INVALID_ARGUMENT
+ *  naming its byte offset. Integers of any size are kept exactly. A repeated object
  *  key keeps its first position and its last value. Nesting is limited to
  *  MF_MAX_DEPTH levels (MF_ERR_LIMIT beyond).
  *
@@ -127,8 +133,10 @@ typedef enum mf_format {
 /** The deepest nesting of arrays and objects accepted in any input. */
 #define MF_MAX_DEPTH 1000
 
-/** The largest encoded value accepted in any input, in bytes (256 MiB): a larger one
- *  is refused with MF_ERR_LIMIT before it is read. */
+/** The largest encoded value (the `data` of an mf_format: hash dicts, kwargs, jobs)
+ *  accepted, in bytes (256 MiB): a larger one is refused with MF_ERR_LIMIT, naming its
+ *  size and the limit, before any of it is read. Plan JSON (mf_plan_from_json) and
+ *  file contents (mf_storage_save) are not values and have no such limit. */
 #define MF_MAX_VALUE_BYTES 268435456u
 
 /** Writes `*out` (length in `*out_len` if not NULL) as Python's
@@ -156,7 +164,9 @@ mf_status mf_json_canonical(char **out, size_t *out_len, mf_format format,
  *  identity_keys_json: NULL, or NUL-terminated JSON text of an array of strings.
  *  On success `*out` is a new string; free it with mf_string_free(). A task name that
  *  holds a NUL byte ends the C string early: mf_compute_prefixes (JSON, escaped) or
- *  mf_content_digest serve that case. */
+ *  mf_content_digest serve that case. The prefix is text, as muflow computes it:
+ *  nothing is checked about where it leads (".." in a label, an empty base_prefix that
+ *  makes it absolute); mf_storage_new_in checks that when it opens one under a base. */
 mf_status mf_compute_prefix(char **out, mf_format format, const void *data, size_t length,
                             const char *base_prefix, const char *identity_keys_json);
 
@@ -219,11 +229,20 @@ enum {
 mf_status mf_storage_new(mf_storage **out, const char *path, uint32_t flags,
                          const char *allowed_outputs_json);
 
+/** mf_storage_new for the directory `base`/`prefix` (a prefix from mf_compute_prefix,
+ *  resolved under a base directory), after checking that the prefix stays inside
+ *  `base`: MF_ERR_INVALID_ARGUMENT, naming the problem, for an empty prefix, an
+ *  absolute one (as an empty base_prefix makes), or one with a ".." component. The
+ *  check is on the text: a symlink that `base` itself holds is followed. Other errors
+ *  as mf_storage_new. */
+mf_status mf_storage_new_in(mf_storage **out, const char *base, const char *prefix, uint32_t flags,
+                            const char *allowed_outputs_json);
+
 /** Releases a storage. NULL is accepted. Files stay on disk. */
 void mf_storage_free(mf_storage *storage);
 
 /** The directory, as given to mf_storage_new. Owned by the storage; valid until it is
- *  freed. */
+ *  freed. "" for NULL. */
 const char *mf_storage_path(const mf_storage *storage);
 
 /** Writes `length` bytes as `name`. allow_protected (non-zero) lets the executor write
@@ -263,7 +282,8 @@ typedef enum mf_cache_check {
     MF_CACHE_CHECK_SIZES = 1
 } mf_cache_check;
 
-/** 1 if the node's results are complete per `check`, else 0. Never fails. */
+/** 1 if the node's results are complete per `check`, else 0 (also for NULL). Never
+ *  fails. */
 int mf_storage_is_cached(const mf_storage *storage, mf_cache_check check);
 
 /** Checks many node directories at once: `prefixes_json` is a JSON array of
@@ -304,8 +324,11 @@ void mf_registry_free(mf_registry *registry);
  *     "context_type": str = "task"}
  *  identity_keys null or empty means every kwarg is hashed; output_files are the file
  *  names the task declares (muflow's `outputs.files` keys), copied into its plan nodes.
- *  Errors: MF_ERR_INVALID_ARGUMENT (bad JSON, a missing name, an unknown field or a
- *  wrong type), MF_ERR_ALREADY_EXISTS (the name is registered). */
+ *  The name is a directory of its nodes' storage prefixes: it must not be empty, start
+ *  with '/', hold a NUL, or have a "." or ".." component ("pkg.module.task" and
+ *  "group/task" are fine).
+ *  Errors: MF_ERR_INVALID_ARGUMENT (bad JSON, a missing or unsafe name, an unknown
+ *  field or a wrong type), MF_ERR_ALREADY_EXISTS (the name is registered). */
 mf_status mf_registry_add(mf_registry *registry, const char *descriptor_json);
 
 /** Unregisters a task. Errors: MF_ERR_NOT_FOUND if no task has that name. */
@@ -364,7 +387,8 @@ mf_status mf_pipeline_set_step_jobs(mf_pipeline *pipeline, const char *step_name
  *  and writes the step names in that order as a JSON array (free with
  *  mf_string_free). This is the order in which mf_pipeline_build asks for jobs.
  *  Errors: MF_ERR_INVALID_ARGUMENT (a name with ':', an unknown `after` reference,
- *  both named), MF_ERR_CYCLE (the message names every step of the cycle). */
+ *  both named; then a step's task name that mf_registry_add would refuse, naming the
+ *  step), MF_ERR_CYCLE (the message names every step of the cycle). */
 mf_status mf_pipeline_validate(char **out_json, const mf_pipeline *pipeline);
 
 /** Asked once per step, in topological order, for the jobs of each step that has none
@@ -397,8 +421,11 @@ typedef struct mf_plan mf_plan;
  *  later builds only. Free the plan with mf_plan_free.
  *  Errors: those of mf_pipeline_validate; MF_ERR_INVALID_ARGUMENT (an empty pipeline,
  *  a forEach step without items, malformed or misshapen jobs naming the step and
- *  item); MF_ERR_TYPE (kwargs not an object); MF_ERR_NOT_FOUND (MF_BUILD_STRICT and an
- *  unregistered task, naming task and step); a status returned by the callback. */
+ *  item; a node label, the middle of "{base}/{label}/{digest}" taken from the task name,
+ *  a "task" kwarg or the pipeline's name for a sentinel, with a ".." component, which
+ *  would put the node outside base_prefix); MF_ERR_TYPE (kwargs not an object);
+ *  MF_ERR_NOT_FOUND (MF_BUILD_STRICT and an unregistered task, naming task and step); a
+ *  status returned by the callback. base_prefix itself may be anything, as in muflow. */
 mf_status mf_pipeline_build(mf_plan **out, const mf_pipeline *pipeline,
                             const mf_registry *registry, const char *subject_key,
                             mf_format kwargs_format, const void *kwargs, size_t kwargs_length,
@@ -413,6 +440,26 @@ void mf_plan_free(mf_plan *plan);
  *  for byte. `*out` is freed with mf_string_free; `*out_len` (if not NULL) is its
  *  length. */
 mf_status mf_plan_to_json(char **out, size_t *out_len, const mf_plan *plan);
+
+/** The text of mf_plan_to_json, laid out but not yet written, for a caller that
+ *  writes it into memory of its own (a Python str) once it knows the length. */
+typedef struct mf_plan_json mf_plan_json;
+
+/** Lays out the plan's JSON: `*out_len` is its length in bytes and `*out_ascii` is 1
+ *  if every byte is ASCII, else 0. The layout does not refer to the plan (either may
+ *  be freed first). Free it with mf_plan_json_free. Errors: MF_ERR_INVALID_ARGUMENT
+ *  (a string holding a lone surrogate, which pydantic cannot write either). */
+mf_status mf_plan_json_layout(mf_plan_json **out, size_t *out_len, int *out_ascii,
+                              const mf_plan *plan);
+
+/** Writes the laid-out JSON to `dest`, which holds at least `out_len` bytes (no NUL
+ *  is added). A destination of several megabytes may be advised to the kernel as
+ *  huge-page memory (madvise), which only speeds up its first touch. Immutable: may
+ *  run concurrently on one layout. */
+void mf_plan_json_write(const mf_plan_json *layout, char *dest);
+
+/** Releases a layout. NULL is accepted. */
+void mf_plan_json_free(mf_plan_json *layout);
 
 /** Reads `length` bytes of plan JSON (no terminating NUL needed) as muflow's
  *  TaskPlan.from_json does: any layout or field order, missing optional fields
@@ -435,7 +482,8 @@ const char *mf_plan_root_key(const mf_plan *plan);
 size_t mf_plan_root_index(const mf_plan *plan);
 
 /** The index (0 ... count-1, in the plan's node order) of the node filed under `key`.
- *  Errors: MF_ERR_NOT_FOUND. */
+ *  The key's bytes are matched as they are (a key may hold a lone surrogate from
+ *  Python): bytes that are not UTF-8 name no node. Errors: MF_ERR_NOT_FOUND. */
 mf_status mf_plan_node_index(size_t *out_index, const mf_plan *plan, const char *key);
 
 /** What mf_plan_node_field reads. String fields come as their text; the others as
@@ -467,6 +515,14 @@ typedef enum mf_node_field {
 mf_status mf_plan_node_field(char **out, size_t *out_len, const mf_plan *plan, size_t index,
                              mf_node_field field);
 
+/** Nodes `start`, `start` + 1, ... as a JSON array of their MF_NODE_JSON texts: at
+ *  most `max_count` nodes, and no further node once the text reaches `byte_budget`
+ *  bytes (at least one node), for a caller reading nodes a few at a time. `*out` is
+ *  freed with mf_string_free; `*out_len` (if not NULL) is its length. Errors:
+ *  MF_ERR_NOT_FOUND (start out of range), MF_ERR_INVALID_ARGUMENT (max_count 0). */
+mf_status mf_plan_nodes_json(char **out, size_t *out_len, const mf_plan *plan, size_t start,
+                             size_t max_count, size_t byte_budget);
+
 /** The keys of all nodes in order, as a JSON array (free with mf_string_free). */
 mf_status mf_plan_node_keys(char **out_json, const mf_plan *plan);
 
@@ -478,6 +534,12 @@ mf_status mf_plan_field_values(char **out_json, const mf_plan *plan, mf_node_fie
 /** The keys of the nodes without dependencies, in node order, as a JSON array (free
  *  with mf_string_free). */
 mf_status mf_plan_leaf_nodes(char **out_json, const mf_plan *plan);
+
+/** The edges in grouped form, for a caller tracking readiness itself: a JSON array
+ *  [groups, dependencies] where groups[i] is the group of node i and dependencies[g]
+ *  the distinct indices of the nodes group g depends on (nodes with equal depends_on
+ *  lists form one group, so a fan-in costs one list). Free with mf_string_free. */
+mf_status mf_plan_dependency_groups(char **out_json, const mf_plan *plan);
 
 /** muflow's ready_nodes: given completed_json, a JSON array of completed node keys,
  *  the keys of the nodes not completed whose dependencies all are, in node order, as
@@ -558,6 +620,21 @@ typedef enum mf_event_kind {
  *  workers run nodes; several workers may wait at once. */
 mf_status mf_run_next(mf_run *run, mf_event_kind *out_kind, size_t *out_index);
 
+/** mf_run_next for up to `capacity` nodes at once, for workers that pay per call (a
+ *  Python worker through ctypes): waits like mf_run_next until a node is ready (or the
+ *  run is over), then hands out, in the order mf_run_next would, the nodes of that
+ *  node's depth that are ready now, up to `capacity` and up to a `workers`th of the
+ *  ready nodes (rounded up; `workers` is how many workers pull from the run, so that
+ *  one does not take what the others could run). Writes what to do with each to
+ *  `out_kinds[i]` and `out_indices[i]` (arrays of at least `capacity` elements) and how
+ *  many there are to `*out_count`: 0 means MF_EVENT_DONE. An MF_EVENT_FAILED node is
+ *  always the last one, and its message is the thread's last error message. Finish the
+ *  MF_EVENT_RUN nodes with mf_run_finish_node or mf_run_finish_nodes, or give back the
+ *  ones whose tasks did not start with mf_run_return_nodes.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (capacity or workers 0, NULL output). */
+mf_status mf_run_next_nodes(mf_run *run, size_t capacity, size_t workers, mf_event_kind *out_kinds,
+                            size_t *out_indices, size_t *out_count);
+
 /** The storage of a node handed out with MF_EVENT_RUN, for its task to write to: a
  *  new handle to the run's storage of that node (free with mf_storage_free).
  *  Errors: MF_ERR_NOT_FOUND (the node is not running). */
@@ -565,11 +642,24 @@ mf_status mf_run_node_storage(mf_storage **out, mf_run *run, size_t index);
 
 /** Reports the task of a node handed out with MF_EVENT_RUN: success non-zero writes its
  *  manifest; zero records a failure with `error_message` and `error_traceback` (either
- *  may be NULL) in error.json. Errors: MF_ERR_NOT_FOUND (the node is not running). */
+ *  may be NULL: "task failed" and "") in error.json, each malformed UTF-8 sequence
+ *  replaced by U+FFFD. Errors: MF_ERR_NOT_FOUND (the node is not running). */
 mf_status mf_run_finish_node(mf_run *run, size_t index, int success, const char *error_message,
                              const char *error_traceback);
 
-/** Hands out no further node; nodes running finish as usual. */
+/** Reports `count` nodes handed out with MF_EVENT_RUN whose tasks succeeded, in one
+ *  call: as mf_run_finish_node with a non-zero `success` for each, in order.
+ *  Errors: MF_ERR_NOT_FOUND (one of them is not running: none is finished). */
+mf_status mf_run_finish_nodes(mf_run *run, const size_t *indices, size_t count);
+
+/** Gives back `count` nodes handed out with MF_EVENT_RUN whose tasks did not start (a
+ *  worker that stops part-way through what mf_run_next_nodes handed it): their
+ *  context.json is removed, their directories are released, and they are handed out
+ *  again later, unless the run has stopped (then they count as skipped).
+ *  Errors: MF_ERR_NOT_FOUND (one of them is not running: none is given back). */
+mf_status mf_run_return_nodes(mf_run *run, const size_t *indices, size_t count);
+
+/** Hands out no further node; nodes running finish as usual. NULL does nothing. */
 void mf_run_cancel(mf_run *run);
 
 /** Counts of a run at one instant. */
@@ -599,14 +689,17 @@ mf_status mf_run_first_failure(char **out, const mf_run *run);
 typedef struct mf_task_call mf_task_call;
 typedef mf_status (*mf_task_fn)(void *user_data, const mf_task_call *call);
 
-/** The parts of a task call, valid during the call only. */
+/** The parts of a task call, valid during the call only. For NULL: 0, "", "{}", "{}"
+ *  and NULL. */
 size_t mf_task_call_index(const mf_task_call *call);
 const char *mf_task_call_function(const mf_task_call *call);
 const char *mf_task_call_kwargs_json(const mf_task_call *call);
 const char *mf_task_call_dependencies_json(const mf_task_call *call);
 mf_storage *mf_task_call_storage(const mf_task_call *call);
 
-/** Sets the message recorded in error.json when the task returns a failure. */
+/** Sets the message recorded in error.json when the task returns a failure (malformed
+ *  UTF-8 replaced by U+FFFD). A NULL message leaves the default, "task returned
+ *  <status name>"; a NULL call does nothing. */
 void mf_task_fail(const mf_task_call *call, const char *message);
 
 /** Attaches a C implementation to a task name of a registry (the task need not be

@@ -68,6 +68,52 @@ public func mf_plan_to_json(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CCh
     }
 }
 
+/// The object behind `mf_plan_json *`.
+final class PlanJSONHandle {
+    let text: PlanJSONText
+    init(_ text: PlanJSONText) { self.text = text }
+}
+
+@c @implementation
+public func mf_plan_json_layout(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ outLength: UnsafeMutablePointer<Int>?,
+                                _ outASCII: UnsafeMutablePointer<Int32>?, _ plan: OpaquePointer?) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let outLength = try required(outLength, "out_len")
+        let outASCII = try required(outASCII, "out_ascii")
+        let text = try planArgument(plan).jsonText()
+        outLength.pointee = text.count
+        outASCII.pointee = text.isASCII ? 1 : 0
+        out.pointee = retainedHandle(PlanJSONHandle(text))
+    }
+}
+
+@c @implementation
+public func mf_plan_json_write(_ layout: OpaquePointer?, _ destination: UnsafeMutablePointer<CChar>?) {
+    guard let layout, let destination else { return }
+    let text = object(layout, as: PlanJSONHandle.self).text
+    adviseHugePages(UnsafeMutableRawPointer(destination), count: text.count)
+    text.write(to: UnsafeMutableRawPointer(destination))
+}
+
+@c @implementation
+public func mf_plan_json_free(_ layout: OpaquePointer?) {
+    releaseHandle(layout, as: PlanJSONHandle.self)
+}
+
+/// Asks the kernel to back the whole 2 MiB pages inside a large, fresh destination with
+/// huge pages: touching it then faults 512 times less often (a 176 MB plan text took
+/// 60 ms of page faults with 4 KiB pages, 15 ms with huge pages). Only a hint: a
+/// refusal (no transparent huge pages) changes nothing.
+private func adviseHugePages(_ start: UnsafeMutableRawPointer, count: Int) {
+    let hugePage = 2 << 20
+    guard count >= 4 * hugePage else { return }
+    let first = (Int(bitPattern: start) + hugePage - 1) & ~(hugePage - 1)
+    let last = (Int(bitPattern: start) + count) & ~(hugePage - 1)
+    guard last > first, let aligned = UnsafeMutableRawPointer(bitPattern: first) else { return }
+    _ = madvise(aligned, last - first, MADV_HUGEPAGE)
+}
+
 @c @implementation
 public func mf_plan_from_json(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ json: UnsafePointer<CChar>?,
                               _ length: Int) -> mf_status {
@@ -169,6 +215,30 @@ public func mf_plan_field_values(_ outJSON: UnsafeMutablePointer<UnsafeMutablePo
 }
 
 @c @implementation
+public func mf_plan_nodes_json(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                               _ outLength: UnsafeMutablePointer<Int>?, _ plan: OpaquePointer?, _ start: Int,
+                               _ maxCount: Int, _ byteBudget: Int) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let plan = try planArgument(plan)
+        guard plan.nodes.indices.contains(start) else {
+            throw MuflowError(.notFound, "node index \(start) is out of range (the plan has \(plan.count) nodes)")
+        }
+        guard maxCount > 0 else { throw invalidArgument("max_count must be at least 1") }
+        var text: [UInt8] = [UInt8(ascii: "[")]
+        for index in start..<min(plan.count, start + maxCount) {
+            if index > start {
+                guard text.count < byteBudget else { break }
+                text.append(UInt8(ascii: ","))
+            }
+            text += try plan.nodeJSON(at: index)
+        }
+        text.append(UInt8(ascii: "]"))
+        deliver(text, to: out, length: outLength)
+    }
+}
+
+@c @implementation
 public func mf_plan_node_keys(_ outJSON: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                               _ plan: OpaquePointer?) -> mf_status {
     abiCall {
@@ -185,6 +255,40 @@ public func mf_plan_leaf_nodes(_ outJSON: UnsafeMutablePointer<UnsafeMutablePoin
         let out = try required(outJSON, "out_json")
         let plan = try planArgument(plan)
         deliver(keysJSON(plan, plan.leafNodes), to: out)
+    }
+}
+
+@c @implementation
+public func mf_plan_dependency_groups(_ outJSON: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                      _ plan: OpaquePointer?) -> mf_status {
+    abiCall {
+        let out = try required(outJSON, "out_json")
+        let groups = try planArgument(plan).dependencyGroups
+        var text: [UInt8] = Array("[[".utf8)
+        text.reserveCapacity(8 * groups.nodeCount + 16)
+        var digits = [UInt8](repeating: 0, count: 10)
+        func append(_ numbers: [Int32]) {
+            for (i, number) in numbers.enumerated() {
+                if i > 0 { text.append(UInt8(ascii: ",")) }
+                var n = Int(number)  // indices: never negative
+                var k = digits.count
+                repeat {
+                    k -= 1
+                    digits[k] = UInt8(ascii: "0") + UInt8(n % 10)
+                    n /= 10
+                } while n > 0
+                text += digits[k...]
+            }
+        }
+        append(groups.groupOfNode)
+        text += Array("],[".utf8)
+        for (g, dependencies) in groups.groupDependencies.enumerated() {
+            text += Array((g > 0 ? ",[" : "[").utf8)
+            append(dependencies)
+            text.append(UInt8(ascii: "]"))
+        }
+        text += Array("]]".utf8)
+        deliver(text, to: out)
     }
 }
 

@@ -2,31 +2,11 @@ import CMuflowHeader
 import Glibc
 import MuflowCore
 
-/// The Swift object behind `mf_run *`: the run, and the storages of the nodes that
-/// are running, held until each node is finished.
+/// The Swift object behind `mf_run *`.
 final class RunHandle: Sendable {
     let run: PlanRun
-    private let running = Locked<[Int: LocalStorage]>([:])
 
     init(_ run: PlanRun) { self.run = run }
-
-    func started(_ index: Int, _ storage: LocalStorage) {
-        running.withLock { $0[index] = storage }
-    }
-
-    func storage(of index: Int) throws -> LocalStorage {
-        guard let storage = running.withLock({ $0[index] }) else {
-            throw MuflowError(.notFound, "node \(index) is not running")
-        }
-        return storage
-    }
-
-    func finished(_ index: Int) throws -> LocalStorage {
-        guard let storage = running.withLock({ $0.removeValue(forKey: index) }) else {
-            throw MuflowError(.notFound, "node \(index) is not running")
-        }
-        return storage
-    }
 }
 
 private func runArgument(_ handle: OpaquePointer?) throws -> RunHandle {
@@ -75,25 +55,38 @@ public func mf_run_next(_ run: OpaquePointer?, _ outKind: UnsafeMutablePointer<m
         let handle = try runArgument(run)
         let outKind = try required(outKind, "out_kind")
         let outIndex = try required(outIndex, "out_index")
-        switch handle.run.next() {
-        case nil:
-            outKind.pointee = MF_EVENT_DONE
-            outIndex.pointee = 0
-        case .run(let index, let storage)?:
-            handle.started(index, storage)
-            outKind.pointee = MF_EVENT_RUN
-            outIndex.pointee = index
-        case .cached(let index)?:
-            outKind.pointee = MF_EVENT_CACHED
-            outIndex.pointee = index
-        case .builtIn(let index)?:
-            outKind.pointee = MF_EVENT_BUILT_IN
-            outIndex.pointee = index
-        case .failed(let index, let message)?:
-            LastError.record(message)
-            outKind.pointee = MF_EVENT_FAILED
-            outIndex.pointee = index
+        (outKind.pointee, outIndex.pointee) = handle.run.next().map(eventFields) ?? (MF_EVENT_DONE, 0)
+    }
+}
+
+@c @implementation
+public func mf_run_next_nodes(_ run: OpaquePointer?, _ capacity: Int, _ workers: Int,
+                              _ outKinds: UnsafeMutablePointer<mf_event_kind>?,
+                              _ outIndices: UnsafeMutablePointer<Int>?, _ outCount: UnsafeMutablePointer<Int>?) -> mf_status {
+    abiCall {
+        let handle = try runArgument(run)
+        let outKinds = try required(outKinds, "out_kinds")
+        let outIndices = try required(outIndices, "out_indices")
+        let outCount = try required(outCount, "out_count")
+        guard capacity > 0 else { throw invalidArgument("capacity must be at least 1") }
+        guard workers > 0 else { throw invalidArgument("workers must be at least 1") }
+        let events = handle.run.next(upTo: capacity, workers: workers)
+        for (i, event) in events.enumerated() {
+            (outKinds[i], outIndices[i]) = eventFields(event)
         }
+        outCount.pointee = events.count
+    }
+}
+
+/// An event as the ABI hands it out; a failure's message becomes the thread's last error.
+private func eventFields(_ event: RunEvent) -> (mf_event_kind, Int) {
+    switch event {
+    case .run(let index, _): return (MF_EVENT_RUN, index)
+    case .cached(let index): return (MF_EVENT_CACHED, index)
+    case .builtIn(let index): return (MF_EVENT_BUILT_IN, index)
+    case .failed(let index, let message):
+        LastError.record(message)
+        return (MF_EVENT_FAILED, index)
     }
 }
 
@@ -101,7 +94,7 @@ public func mf_run_next(_ run: OpaquePointer?, _ outKind: UnsafeMutablePointer<m
 public func mf_run_node_storage(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ run: OpaquePointer?, _ index: Int) -> mf_status {
     abiCall {
         let out = try required(out, "out")
-        let storage = try runArgument(run).storage(of: index)
+        let storage = try runArgument(run).run.storage(of: index)
         out.pointee = retainedHandle(StorageHandle(storage))
     }
 }
@@ -111,11 +104,32 @@ public func mf_run_finish_node(_ run: OpaquePointer?, _ index: Int, _ success: I
                                _ errorMessage: UnsafePointer<CChar>?, _ errorTraceback: UnsafePointer<CChar>?) -> mf_status {
     abiCall {
         let handle = try runArgument(run)
-        let storage = try handle.finished(index)
         let error = success != 0 ? nil : (errorMessage.map { String(cString: $0) } ?? "task failed",
                                           errorTraceback.map { String(cString: $0) } ?? "")
-        handle.run.finish(index, storage: storage, error: error)
+        try handle.run.finish(index, error: error)
     }
+}
+
+@c @implementation
+public func mf_run_finish_nodes(_ run: OpaquePointer?, _ indices: UnsafePointer<Int>?, _ count: Int) -> mf_status {
+    abiCall {
+        let handle = try runArgument(run)
+        try handle.run.finishSucceeded(try indexArgument(indices, count))
+    }
+}
+
+@c @implementation
+public func mf_run_return_nodes(_ run: OpaquePointer?, _ indices: UnsafePointer<Int>?, _ count: Int) -> mf_status {
+    abiCall {
+        let handle = try runArgument(run)
+        try handle.run.putBack(try indexArgument(indices, count))
+    }
+}
+
+private func indexArgument(_ indices: UnsafePointer<Int>?, _ count: Int) throws -> [Int] {
+    guard count >= 0 else { throw invalidArgument("count must not be negative") }
+    guard count > 0 else { return [] }
+    return Array(UnsafeBufferPointer(start: try required(indices, "indices"), count: count))
 }
 
 @c @implementation

@@ -30,20 +30,37 @@ public func mf_storage_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ path:
     abiCall {
         let out = try required(out, "out")
         let root = try utf8Argument(path, "path").description
-        var allowed: Set<String>?
-        if flags & UInt32(MF_STORAGE_RESTRICT_OUTPUTS) != 0 {
-            guard case .array(let names)? = try optionalJSONArgument(allowedOutputsJSON) else {
-                throw invalidArgument("allowed_outputs_json must be a JSON array of names")
-            }
-            allowed = Set(try names.map {
-                guard case .string(let name) = $0 else { throw invalidArgument("allowed_outputs_json must hold strings") }
-                return name.description
-            })
-        }
+        let allowed = try allowedOutputsArgument(flags, allowedOutputsJSON)
         let durable = flags & UInt32(MF_STORAGE_DURABLE) != 0
         let storage = try LocalStorage(root: root, allowedOutputs: allowed, durable: durable)
         out.pointee = retainedHandle(StorageHandle(storage))
     }
+}
+
+@c @implementation
+public func mf_storage_new_in(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ base: UnsafePointer<CChar>?,
+                              _ prefix: UnsafePointer<CChar>?, _ flags: UInt32,
+                              _ allowedOutputsJSON: UnsafePointer<CChar>?) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let base = try utf8Argument(base, "base").description
+        let prefix = try utf8Argument(prefix, "prefix").description
+        let allowed = try allowedOutputsArgument(flags, allowedOutputsJSON)
+        let durable = flags & UInt32(MF_STORAGE_DURABLE) != 0
+        let storage = try LocalStorage(base: base, prefix: prefix, allowedOutputs: allowed, durable: durable)
+        out.pointee = retainedHandle(StorageHandle(storage))
+    }
+}
+
+private func allowedOutputsArgument(_ flags: UInt32, _ json: UnsafePointer<CChar>?) throws -> Set<String>? {
+    guard flags & UInt32(MF_STORAGE_RESTRICT_OUTPUTS) != 0 else { return nil }
+    guard case .array(let names)? = try optionalJSONArgument(json) else {
+        throw invalidArgument("allowed_outputs_json must be a JSON array of names")
+    }
+    return Set(try names.map {
+        guard case .string(let name) = $0 else { throw invalidArgument("allowed_outputs_json must hold strings") }
+        return name.description
+    })
 }
 
 @c @implementation

@@ -28,7 +28,7 @@ public func mf_json_canonical(_ out: UnsafeMutablePointer<UnsafeMutablePointer<C
                               _ format: mf_format, _ data: UnsafeRawPointer?, _ length: Int) -> mf_status {
     abiCall {
         let out = try required(out, "out")
-        deliver(try canonicalText(format, data, length), to: out, length: outLength)
+        deliver(try withCanonicalText(format, data, length) { Array($0) }, to: out, length: outLength)
     }
 }
 
@@ -38,12 +38,14 @@ func checkValueSize(_ length: Int, name: String) throws {
     }
 }
 
-/// The canonical JSON text of a value: straight from a pickle when the fast path
-/// applies, else through the full reader (which also reports every error).
-func canonicalText(_ format: mf_format, _ data: UnsafeRawPointer?, _ length: Int) throws -> [UInt8] {
+/// Calls `body` with the canonical JSON text of a value: straight from a pickle when the
+/// fast path applies, else through the full reader (which also reports every error).
+func withCanonicalText<R>(_ format: mf_format, _ data: UnsafeRawPointer?, _ length: Int,
+                          _ body: (UnsafeBufferPointer<UInt8>) -> R) throws -> R {
     if format == MF_FORMAT_PICKLE, let data, length <= Int(MF_MAX_VALUE_BYTES),
-       let text = PickleCanonical.text(UnsafeRawBufferPointer(start: data, count: length), maxDepth: Int(MF_MAX_DEPTH)) {
-        return text
+       let result = PickleCanonical.withText(UnsafeRawBufferPointer(start: data, count: length),
+                                             maxDepth: Int(MF_MAX_DEPTH), body) {
+        return result
     }
-    return PythonJSON.dumps(try readValue(format, data, length))
+    return PythonJSON.dumps(try readValue(format, data, length)).withUnsafeBufferPointer(body)
 }

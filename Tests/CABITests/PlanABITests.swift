@@ -61,6 +61,41 @@ final class PlanABITests: XCTestCase {
         return (status, plan)
     }
 
+    func testLaidOutJSONGroupsAndNodeBatches() throws {
+        let (status, plan) = fromJSON(Self.mlExpected)
+        XCTAssertEqual(status, MF_OK)
+        defer { mf_plan_free(plan) }
+
+        var layout: OpaquePointer?
+        var length = 0
+        var ascii: Int32 = -1
+        XCTAssertEqual(mf_plan_json_layout(&layout, &length, &ascii, plan), MF_OK)
+        XCTAssertEqual(length, Self.mlExpected.utf8.count)
+        XCTAssertEqual(ascii, 1)
+        var written = [UInt8](repeating: 0, count: length)
+        written.withUnsafeMutableBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { mf_plan_json_write(layout, $0.baseAddress) }
+        }
+        mf_plan_json_free(layout)
+        XCTAssertEqual(String(decoding: written, as: UTF8.self), Self.mlExpected)
+        XCTAssertEqual(mf_plan_json_layout(&layout, &length, nil, plan), MF_ERR_INVALID_ARGUMENT)
+
+        // Nodes 0-2 (features) depend on nothing, train and the loo nodes on the three
+        // features (one group), reports on train and the loo nodes, the root on reports.
+        var out: UnsafeMutablePointer<CChar>?
+        XCTAssertEqual(mf_plan_dependency_groups(&out, plan), MF_OK)
+        XCTAssertEqual(take(out), "[[0,0,0,1,1,1,1,2,2,2,3],[[],[0,1,2],[3,4,5,6],[7,8,9]]]")
+
+        XCTAssertEqual(mf_plan_nodes_json(&out, &length, plan, 9, 5, 1 << 20), MF_OK)
+        let two = try XCTUnwrap(take(out))
+        XCTAssertEqual(two.utf8.count, length)
+        XCTAssertTrue(two.hasPrefix(#"[{"key":"muflow/ml.report/d273bbd8073ed48e""#) && two.contains(#"},{"key":"muflow/ml.pipeline/"#), two)
+        XCTAssertEqual(mf_plan_nodes_json(&out, &length, plan, 0, 5, 10), MF_OK)  // the budget stops it after one node
+        XCTAssertEqual(take(out)?.components(separatedBy: #"{"key":"#).count, 2)
+        XCTAssertEqual(mf_plan_nodes_json(&out, &length, plan, 11, 1, 100), MF_ERR_NOT_FOUND)
+        XCTAssertEqual(mf_plan_nodes_json(&out, &length, plan, 0, 0, 100), MF_ERR_INVALID_ARGUMENT)
+    }
+
     func testRegistry() {
         let registry = makeRegistry()
         defer { mf_registry_free(registry) }

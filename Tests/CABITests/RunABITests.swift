@@ -410,6 +410,86 @@ final class RunABITests: XCTestCase {
         mf_run_free(shared)
     }
 
+    func testListsOfNodesFinishedAndGivenBackTogether() {
+        let plan = makePlan(nil)
+        defer { mf_plan_free(plan) }
+        let run = newRun(plan, nil)
+        defer { mf_run_free(run) }
+        var kinds = [mf_event_kind](repeating: MF_EVENT_DONE, count: 8)
+        var indices = [Int](repeating: 99, count: 8)
+        var count = 0
+
+        // The three features are ready: a list takes them, in order, and no deeper node.
+        XCTAssertEqual(mf_run_next_nodes(run, 8, 1, &kinds, &indices, &count), MF_OK, message())
+        XCTAssertEqual(count, 3)
+        XCTAssertEqual(Array(indices[0..<3]), [0, 1, 2])
+        XCTAssertTrue(kinds[0..<3].allSatisfy { $0 == MF_EVENT_RUN })
+        XCTAssertTrue((0..<3).allSatisfy { exists(prefix(plan, $0) + "/context.json") })
+
+        // Finishing a list that holds a node not running finishes none of it.
+        XCTAssertEqual(mf_run_finish_nodes(run, [0, 5], 2), MF_ERR_NOT_FOUND)
+        XCTAssertEqual(message(), "node 5 is not running")
+        XCTAssertEqual(mf_run_finish_nodes(run, [0, 0], 2), MF_ERR_NOT_FOUND, "a node is finished once")
+        XCTAssertEqual(progress(run).running, 3)
+
+        // Two finish together; the third is given back, clean, and handed out again.
+        XCTAssertEqual(mf_run_finish_nodes(run, [0, 1], 2), MF_OK, message())
+        XCTAssertTrue(exists(prefix(plan, 1) + "/manifest.json"))
+        XCTAssertEqual(mf_run_return_nodes(run, [2], 1), MF_OK, message())
+        XCTAssertFalse(exists(prefix(plan, 2) + "/context.json"))
+        XCTAssertEqual(mf_run_return_nodes(run, [2], 1), MF_ERR_NOT_FOUND, "a node given back is not running")
+        XCTAssertEqual(progress(run).running, 0)
+        XCTAssertEqual(mf_run_next_nodes(run, 8, 1, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(count, 1)
+        XCTAssertEqual(indices[0], 2)
+        XCTAssertEqual(mf_run_finish_nodes(run, [2], 1), MF_OK)
+
+        // A list is a share of the ready nodes: two reports among two workers, one each.
+        XCTAssertEqual(mf_run_next_nodes(run, 8, 1, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(Array(indices[0..<count]), [3], "train")
+        XCTAssertEqual(mf_run_finish_nodes(run, [3], 1), MF_OK)
+        XCTAssertEqual(mf_run_next_nodes(run, 8, 2, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(Array(indices[0..<count]), [4])
+        XCTAssertEqual(mf_run_next_nodes(run, 8, 2, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(Array(indices[0..<count]), [5])
+        XCTAssertEqual(mf_run_finish_nodes(run, [4, 5], 2), MF_OK)
+        XCTAssertEqual(mf_run_finish_nodes(run, nil, 0), MF_OK, "an empty list is fine")
+
+        // The built-in root settles inside the call: the run is over.
+        XCTAssertEqual(mf_run_next_nodes(run, 8, 1, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(count, 0)
+        let p = progress(run)
+        XCTAssertEqual(p.succeeded, 7)
+        XCTAssertEqual(p.finished, 1)
+
+        XCTAssertEqual(mf_run_next_nodes(run, 0, 1, &kinds, &indices, &count), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_next_nodes(run, 8, 0, &kinds, &indices, &count), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_next_nodes(run, 8, 1, nil, &indices, &count), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_next_nodes(nil, 8, 1, &kinds, &indices, &count), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_finish_nodes(run, nil, 1), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_return_nodes(nil, [1], 1), MF_ERR_INVALID_ARGUMENT)
+    }
+
+    func testNodesGivenBackAfterAFailureAreSkipped() {
+        let plan = makePlan(nil)
+        defer { mf_plan_free(plan) }
+        let run = newRun(plan, nil)
+        defer { mf_run_free(run) }
+        var kinds = [mf_event_kind](repeating: MF_EVENT_DONE, count: 4)
+        var indices = [Int](repeating: 0, count: 4)
+        var count = 0
+        XCTAssertEqual(mf_run_next_nodes(run, 4, 1, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(count, 3)
+        XCTAssertEqual(mf_run_finish_node(run, 0, 0, "ValueError: bad", ""), MF_OK)
+        XCTAssertEqual(mf_run_return_nodes(run, [1, 2], 2), MF_OK)
+        XCTAssertEqual(mf_run_next_nodes(run, 4, 1, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(count, 0, "stop on first failure")
+        let p = progress(run)
+        XCTAssertEqual([p.failed, p.skipped, p.succeeded], [1, 6, 0])
+        XCTAssertEqual(p.finished, 1)
+        XCTAssertFalse(exists(prefix(plan, 1) + "/context.json"))
+    }
+
     // MARK: Argument errors
 
     func testNullArgumentsAreInvalidNotCrashes() {

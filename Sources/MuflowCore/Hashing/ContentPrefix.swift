@@ -1,5 +1,3 @@
-import Crypto
-
 /// The content-addressed storage prefix of a node, byte for byte what muflow 0.4.0's
 /// `compute_prefix` returns: `{base}/{label}/{sha256(json.dumps(id, sort_keys=True))[:16]}`.
 public enum ContentPrefix {
@@ -21,10 +19,26 @@ public enum ContentPrefix {
 
     /// The 16 lowercase hex digits naming a canonical text.
     public static func digest<Bytes: Sequence<UInt8>>(ofCanonical text: Bytes) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: digestLength) { buffer, count in
+            text.withContiguousStorageIfAvailable { writeDigest(ofCanonical: $0, to: buffer.baseAddress!) }
+                ?? Array(text).withUnsafeBufferPointer { writeDigest(ofCanonical: $0, to: buffer.baseAddress!) }
+            count = digestLength
+        }
+    }
+
+    public static let digestLength = 16
+
+    /// Writes the `digestLength` hex digits naming `text` at `out`.
+    public static func writeDigest(ofCanonical text: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) {
         var hasher = SHA256()
-        text.withContiguousStorageIfAvailable { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-            ?? hasher.update(data: Array(text))
-        return hex(hasher.finalize().prefix(8))
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(text))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digestLength / 2) { bytes in
+            hasher.finalize(prefix: digestLength / 2, into: bytes.baseAddress!)
+            for (k, byte) in bytes.enumerated() {
+                out[2 * k] = hexDigits[Int(byte >> 4)]
+                out[2 * k + 1] = hexDigits[Int(byte & 0xf)]
+            }
+        }
     }
 
     /// The prefix as WTF-8 bytes (a label taken from a Python string may hold a lone

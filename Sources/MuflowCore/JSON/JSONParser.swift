@@ -4,11 +4,16 @@
 ///
 /// Nesting is handled with explicit stacks, so no input can exhaust the call stack;
 /// nesting beyond `maxDepth` containers is a `.limit` error.
-public func parseJSON(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 1000) throws -> JSONValue {
+///
+/// With `reuseRepeats`, an array or object that repeats byte for byte the one last met
+/// at the same depth under the same member name is not parsed again but shares its
+/// value (see RepeatedContainers): for documents such as plans that repeat large values.
+public func parseJSON(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 1000, reuseRepeats: Bool = false) throws -> JSONValue {
     guard let base = bytes.baseAddress, bytes.count > 0 else {
         throw MuflowError(.invalidArgument, "Invalid JSON at byte 0: expected a value, found the end of the input")
     }
     var parser = JSONParser(base: base.assumingMemoryBound(to: UInt8.self), end: bytes.count, maxDepth: maxDepth)
+    parser.reuseRepeats = reuseRepeats
     return try parser.parseDocument()
 }
 
@@ -16,19 +21,24 @@ public func parseJSON(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 1000) thr
 let pythonIntMaxDigits = 4300
 
 struct JSONParser {
-    private let p: UnsafePointer<UInt8>
-    private let end: Int
+    let p: UnsafePointer<UInt8>
+    let end: Int
     private let maxDepth: Int
-    private var pos = 0
+    var pos = 0
 
     /// An open container; its elements are appended in place and moved out on close.
     private struct Frame {
         var isObject: Bool
         var values: [JSONValue] = []
         var keys: [JSONString] = []
+        /// Where the container's text starts, and its RepeatedContainers slot (or -1).
+        var start = 0
+        var repeatSlot: Int32 = -1
     }
 
     private var frames: [Frame] = []
+    var reuseRepeats = false
+    private var repeats = RepeatedContainers()
 
     init(base: UnsafePointer<UInt8>, end: Int, maxDepth: Int) {
         self.p = base
@@ -47,7 +57,8 @@ struct JSONParser {
 
     // MARK: - Structure
 
-    private mutating func parseNested() throws -> JSONValue {
+    /// Parses the one value starting at `pos` (after whitespace); `pos` ends after it.
+    mutating func parseNested() throws -> JSONValue {
         nextValue: while true {
             skipWhitespace()
             guard pos < end else { throw syntax("a value") }
@@ -58,15 +69,22 @@ struct JSONParser {
                 if frames.count >= maxDepth {
                     throw MuflowError(.limit, "JSON nesting deeper than \(maxDepth) levels at byte \(pos)")
                 }
-                pos += 1
-                skipWhitespace()
-                if pos < end && p[pos] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                    pos += 1
-                    value = isObject ? .object(JSONObject()) : .array([])
+                let slot = repeatSlot()
+                if slot >= 0, let reused = repeats.reuse(slot, at: pos, in: p, end: end) {
+                    pos += reused.length
+                    value = reused.value
                 } else {
-                    frames.append(Frame(isObject: isObject))
-                    if isObject { try parseKeyAndColon() }
-                    continue nextValue
+                    let start = pos
+                    pos += 1
+                    skipWhitespace()
+                    if pos < end && p[pos] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                        pos += 1
+                        value = isObject ? .object(JSONObject()) : .array([])
+                    } else {
+                        frames.append(Frame(isObject: isObject, start: start, repeatSlot: slot))
+                        if isObject { try parseKeyAndColon() }
+                        continue nextValue
+                    }
                 }
             default:
                 value = try parseScalar()
@@ -94,12 +112,22 @@ struct JSONParser {
                     pos += 1
                     let frame = frames.removeLast()
                     value = isObject ? .object(JSONObject(keys: frame.keys, values: frame.values)) : .array(frame.values)
+                    if frame.repeatSlot >= 0 {
+                        repeats.remember(frame.repeatSlot, start: frame.start, length: pos - frame.start, value: value)
+                    }
                     continue
                 }
                 throw syntax(isObject ? "',' or '}' after an object value" : "',' or ']' after an array element")
             }
             return value
         }
+    }
+
+    /// The RepeatedContainers slot of a container about to open as a member's value,
+    /// or -1 (repeats not reused, or not a member).
+    private mutating func repeatSlot() -> Int32 {
+        guard reuseRepeats, let top = frames.indices.last, frames[top].isObject else { return -1 }
+        return repeats.slot(depth: top + 1, name: frames[top].keys[frames[top].keys.count - 1])
     }
 
     private mutating func parseKeyAndColon() throws {
@@ -114,7 +142,7 @@ struct JSONParser {
     }
 
     @inline(__always)
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while pos < end {
             switch p[pos] {
             case 0x20, 0x0A, 0x0D, 0x09: pos += 1
@@ -160,7 +188,7 @@ struct JSONParser {
         pos += n
     }
 
-    private mutating func parseString() throws -> JSONString {
+    mutating func parseString() throws -> JSONString {
         let open = pos
         pos += 1
         let start = pos

@@ -79,6 +79,13 @@ public struct JSONObject: Sendable {
         for i in newKeys.indices { self[newKeys[i]] = newValues[i] }
     }
 
+    /// Pairs whose keys the caller knows to be distinct (not checked).
+    init(distinctKeys: [JSONString], values newValues: [JSONValue]) {
+        keys = distinctKeys
+        values = newValues
+        if keys.count > JSONObject.indexThreshold { buildIndex() }
+    }
+
     public var count: Int { keys.count }
     public var isEmpty: Bool { keys.isEmpty }
 

@@ -7,6 +7,8 @@ struct PickleFreezer {
     private let rootName: String
     /// Finished containers, so that a shared one is converted once and shared.
     private var frozen: [JSONValue?]
+    /// For each frozen container, the levels of nesting it holds (1 when no container).
+    private var heights: [Int]
     private var active: [Bool]
     private var path: [PathStep] = []
     private var pythonOrder = false
@@ -21,6 +23,7 @@ struct PickleFreezer {
         self.maxDepth = maxDepth
         self.rootName = rootName
         frozen = Array(repeating: nil, count: containers.count)
+        heights = Array(repeating: 0, count: containers.count)
         active = Array(repeating: false, count: containers.count)
     }
 
@@ -36,11 +39,13 @@ struct PickleFreezer {
         case .global(_, let name): throw notSerializable(name.first?.isUppercase == true ? "type" : "function")
         case .mark: throw notSerializable("mark")
         case .container(let i):
-            if let done = frozen[i] { return done }
-            if active[i] { throw MuflowError(.invalidArgument, "Circular reference detected") }
-            if depth >= maxDepth {
-                throw MuflowError(.limit, "Pickled value nesting deeper than \(maxDepth) levels at \(pathText())")
+            if let done = frozen[i] {
+                // A shared container nests as deep again wherever else it appears.
+                if depth + heights[i] > maxDepth { throw tooDeep() }
+                return done
             }
+            if active[i] { throw MuflowError(.invalidArgument, "Circular reference detected") }
+            if depth >= maxDepth { throw tooDeep() }
             active[i] = true
             let result: JSONValue
             switch containers[i].kind {
@@ -61,6 +66,9 @@ struct PickleFreezer {
             }
             active[i] = false
             frozen[i] = result
+            var deepest = 0
+            for case .container(let j) in containers[i].items { deepest = max(deepest, heights[j]) }
+            heights[i] = 1 + deepest
             return result
         }
     }
@@ -87,36 +95,49 @@ struct PickleFreezer {
         }
         // Keys that are not all strings: json.dumps(sort_keys=True) sorts the original
         // keys (which must be mutually comparable), then writes each as a string.
+        // A pickle CPython did not write may repeat a key or hold keys Python finds equal
+        // (1, 1.0 and True): the dict it unpickles to has the first with the last value.
         var keys: [PickleKey] = []
-        keys.reserveCapacity(count)
+        var keyItems: [Int] = []
+        var valueItems: [Int] = []
+        var positions: [PickleKey.Identity: Int] = [:]
         for k in 0..<count {
             guard let key = PickleKey(items[2 * k]) else { throw badKeyType(items[2 * k]) }
-            keys.append(key)
+            let identity = key.identity(unique: k)
+            if let position = positions[identity] {
+                valueItems[position] = 2 * k + 1
+            } else {
+                positions[identity] = keys.count
+                keys.append(key)
+                keyItems.append(2 * k)
+                valueItems.append(2 * k + 1)
+            }
         }
-        var order = Array(0..<count)
-        if count > 1 {
+        let distinct = keys.count
+        var order = Array(0..<distinct)
+        if distinct > 1 {
             if let k = keys.firstIndex(where: { $0.sortClass != keys[0].sortClass }) {
                 throw MuflowError(.type, "'<' not supported between instances of '\(keys[k].typeName)' and '\(keys[0].typeName)' (sorting the keys of \(pathText()))")
             }
             if keys[0].sortClass == .none {
                 throw MuflowError(.type, "'<' not supported between instances of 'NoneType' and 'NoneType' (sorting the keys of \(pathText()))")
             }
-            if count < PythonListSort.exactLimit {
+            if distinct < PythonListSort.exactLimit {
                 PythonListSort.sort(&order) { PickleKey.less(keys[$0], keys[$1]) }
             } else if keys.contains(where: \.isNaN) {
-                throw MuflowError(.type, "the \(count) keys of \(pathText()) include NaN, which has no order to sort by")
+                throw MuflowError(.type, "the \(distinct) keys of \(pathText()) include NaN, which has no order to sort by")
             } else {
                 order.sort { PickleKey.less(keys[$0], keys[$1]) }
             }
         }
         var names: [JSONString] = []
         var values: [JSONValue] = []
-        names.reserveCapacity(count)
-        values.reserveCapacity(count)
+        names.reserveCapacity(distinct)
+        values.reserveCapacity(distinct)
         for k in order {
             names.append(keys[k].jsonText)
-            path.append(.key(items[2 * k]))
-            values.append(try value(of: items[2 * k + 1], depth: depth + 1))
+            path.append(.key(items[keyItems[k]]))
+            values.append(try value(of: items[valueItems[k]], depth: depth + 1))
             path.removeLast()
         }
         if Set(names).count != names.count {
@@ -129,6 +150,10 @@ struct PickleFreezer {
     }
 
     // MARK: - Errors
+
+    private func tooDeep() -> MuflowError {
+        MuflowError(.limit, "Pickled value nesting deeper than \(maxDepth) levels at \(pathText())")
+    }
 
     private func notSerializable(_ type: String) -> MuflowError {
         MuflowError(.type, "Object of type \(type) is not JSON serializable at \(pathText())")
@@ -205,6 +230,33 @@ struct PickleKey {
             PythonJSON.appendDouble(d, to: &out)
             return JSONString(wtf8: out)
         default: return "?"
+        }
+    }
+
+    /// What makes keys one key of a Python dict: equal numbers whatever their type (1,
+    /// 1.0 and True), equal strings, None; a NaN equals no other key.
+    enum Identity: Hashable {
+        case string(JSONString)
+        case none
+        case integer(Int)
+        case bigInteger(String)
+        case double(UInt64)
+        case unique(Int)
+    }
+
+    /// The key's identity; `unique` tells a NaN apart from every other key.
+    func identity(unique: Int) -> Identity {
+        switch node {
+        case .string(let s): return .string(s)
+        case .bool(let b): return .integer(b ? 1 : 0)
+        case .int(let i): return .integer(i)
+        case .bigInt(let t): return .bigInteger(t)
+        case .double(let d):
+            if d.isNaN { return .unique(unique) }
+            guard d.isFinite, d.rounded(.towardZero) == d else { return .double(d.bitPattern) }
+            if d >= -9223372036854775808.0 && d < 9223372036854775808.0 { return .integer(Int(d)) }
+            return .bigInteger(BigIntegerText.decimal(integral: d))
+        default: return .none
         }
     }
 

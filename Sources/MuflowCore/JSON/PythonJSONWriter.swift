@@ -68,8 +68,14 @@ public enum PythonJSON {
     }
 
     /// A string given as WTF-8 bytes.
-    static func appendString(_ p: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+    public static func appendString(_ p: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        appendEscaped(p, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// The inside of `appendString`, without the quotes.
+    public static func appendEscaped(_ p: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         var runStart = 0
         var i = 0
         while i < p.count {
@@ -96,7 +102,6 @@ public enum PythonJSON {
             runStart = i
         }
         if runStart < p.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart...])) }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// The escape json (Python's and serde's alike) writes for an ASCII byte that

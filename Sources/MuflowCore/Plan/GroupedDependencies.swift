@@ -15,23 +15,29 @@ public struct GroupedDependencies: Sendable {
     public let dependentGroups: [[Int32]]
     private let keys: [JSONString]
 
-    init(nodes: [TaskNode], entryKeys: [JSONString], positions: [HashedKey: Int]) throws {
+    /// Groups by the content of each node's dependsOn (a list shared by storage is
+    /// recognised without reading it). Throws when a dependency names no node.
+    init(nodes: [TaskNode], entryKeys: [JSONString], positions: [JSONString: Int]) throws {
         var groupOfNode = [Int32]()
         groupOfNode.reserveCapacity(nodes.count)
         var groupDependencies: [[Int32]] = []
-        var groupMembers: [[Int32]] = []
         var byStorage: [ArrayStorageID: Int32] = [:]
-        var byContent: [HashedKeyList: Int32] = [:]
+        var byContent: [[JSONString]: Int32] = [:]
         var lastSeenInGroup = [Int32](repeating: -1, count: nodes.count)
 
-        for (index, node) in nodes.enumerated() {
-            let storage = ArrayStorageID(node.dependsOn)
-            var group = storage.flatMap { byStorage[$0] } ?? byContent[HashedKeyList(keys: node.dependsOn)]
+        for index in nodes.indices {
+            let storage = ArrayStorageID(nodes[index].dependsOn)
+            if let storage, let group = byStorage[storage] {
+                groupOfNode.append(group)
+                continue
+            }
+            let dependsOn = nodes[index].dependsOn
+            var group = byContent[dependsOn]
             if group == nil {
                 let newGroup = Int32(groupDependencies.count)
                 var dependencies = [Int32]()
-                for key in node.dependsOn {
-                    guard let position = positions[HashedKey(key)] else {
+                for key in dependsOn {
+                    guard let position = positions[key] else {
                         throw MuflowError(.invalidArgument,
                                           "node '\(entryKeys[index])' depends on '\(key)', which is not a node of the plan")
                     }
@@ -41,16 +47,21 @@ public struct GroupedDependencies: Sendable {
                     }
                 }
                 groupDependencies.append(dependencies)
-                groupMembers.append([])
-                byContent[HashedKeyList(keys: node.dependsOn)] = newGroup
+                byContent[dependsOn] = newGroup
                 group = newGroup
             }
             if let storage { byStorage[storage] = group! }
             groupOfNode.append(group!)
-            groupMembers[Int(group!)].append(Int32(index))
         }
+        self.init(groupOfNode: groupOfNode, groupDependencies: groupDependencies, keys: entryKeys)
+    }
 
-        var dependentGroups = [[Int32]](repeating: [], count: nodes.count)
+    /// Groups given directly: `groupDependencies[g]` the distinct nodes group g
+    /// depends on, in first-mention order; `keys` name nodes in errors.
+    init(groupOfNode: [Int32], groupDependencies: [[Int32]], keys: [JSONString]) {
+        var groupMembers = [[Int32]](repeating: [], count: groupDependencies.count)
+        for (node, group) in groupOfNode.enumerated() { groupMembers[Int(group)].append(Int32(node)) }
+        var dependentGroups = [[Int32]](repeating: [], count: groupOfNode.count)
         for (group, dependencies) in groupDependencies.enumerated() {
             for dependency in dependencies { dependentGroups[Int(dependency)].append(Int32(group)) }
         }
@@ -58,7 +69,7 @@ public struct GroupedDependencies: Sendable {
         self.groupDependencies = groupDependencies
         self.groupMembers = groupMembers
         self.dependentGroups = dependentGroups
-        self.keys = entryKeys
+        self.keys = keys
     }
 
     public var nodeCount: Int { groupOfNode.count }

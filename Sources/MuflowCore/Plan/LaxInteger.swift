@@ -3,9 +3,9 @@
 /// the 64-bit range, and decimal strings (surrounding whitespace, a sign, `_` between
 /// digits, and a fraction of zeros allowed).
 enum LaxInteger {
-    static func value(_ value: JSONValue, at path: String) throws -> JSONValue? {
+    static func value(_ value: JSONValue, at path: @autoclosure () -> String) throws -> JSONValue? {
         func fail(_ problem: String) -> MuflowError {
-            MuflowError(.invalidArgument, "invalid plan JSON: \(path): \(problem)")
+            MuflowError(.invalidArgument, "invalid plan JSON: \(path()): \(problem)")
         }
         switch value {
         case .null:

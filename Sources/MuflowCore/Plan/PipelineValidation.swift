@@ -4,7 +4,9 @@ extension Pipeline {
     /// declaration order that visits each step's `after` references in order.
     public func validatedOrder() throws -> [Int] {
         try validateStepNames()
-        return try topologicalOrder()
+        let order = try topologicalOrder()
+        for step in steps { try PrefixValidation.validateTaskName(step.task, step: step.name) }
+        return order
     }
 
     func validateStepNames() throws {

@@ -46,7 +46,9 @@ extension Pipeline {
         }
         builder.linkDependents()
         let rootKey = builder.chooseRoot(lastStep: lastStep, pipelineName: name)
-        return try builder.plan(rootKey: rootKey)
+        let plan = try builder.plan(rootKey: rootKey)
+        try PrefixValidation.validateLabels(of: plan, basePrefix: options.basePrefix)
+        return plan
     }
 }
 
@@ -59,15 +61,20 @@ struct PlanBuilder {
     private var hasher = PrefixHasher()
 
     private var keys: [JSONString] = []
-    private var positions: [HashedKey: Int] = [:]
+    private var positions: [JSONString: Int] = [:]
     private var nodes: [TaskNode] = []
-    /// The step's upstream slots each node was built with (its depends_on, as slots).
+    /// The upstream list each slot's node was built with (its depends_on, as slots).
     private var upstreamOfSlot: [Int32] = []
-    private var upstreamLists: [[Int32]] = []
+    /// Each upstream list's distinct slots in first-mention order, with how many times
+    /// each is mentioned.
+    private var upstreamLists: [[(slot: Int32, mentions: Int32)]] = []
+    private var upstreamListIDs: [[Int32]: Int32] = [:]
+    /// Per slot: the last upstream list that mentioned it, and where in that list.
+    private var distinctMark: [(list: Int32, index: Int32)] = []
     /// The slots of each step's jobs, in job order, repeats included (muflow's
     /// step_node_keys), indexed by step declaration index.
     private var stepSlots: [[Int32]]
-    private var dependents: [[DependentRun]] = []
+    private var dependents = DependentLists()
 
     init(subjectKey: JSONString, kwargs: JSONObject, basePrefix: JSONString, stepCount: Int) {
         self.subjectKey = subjectKey
@@ -81,13 +88,13 @@ struct PlanBuilder {
         let upstream = after.flatMap { stepSlots[$0] }
         let dependsOn = upstream.map { keys[Int($0)] }
         let accessMap = accessMap(after: after, names: afterNames)
-        let listID = Int32(upstreamLists.count)
-        upstreamLists.append(upstream)
+        let listID = addUpstreamList(upstream)
         let outputFiles = descriptor?.outputFiles ?? []
 
         var slots = [Int32]()
         slots.reserveCapacity(jobs.count)
         positions.reserveCapacity(positions.count + jobs.count + 1)
+        nodes.reserveCapacity(nodes.count + jobs.count + 1)
         for job in jobs {
             let merged = kwargs.merging(job)
             let prefix = JSONString(wtf8: hasher.prefix(task: task, subject: subjectKey, kwargs: merged,
@@ -101,29 +108,69 @@ struct PlanBuilder {
         stepSlots[step] = slots
     }
 
+    /// The id of an upstream list; equal lists (steps after the same steps) share one,
+    /// so their nodes form one dependency group.
+    private mutating func addUpstreamList(_ upstream: [Int32]) -> Int32 {
+        if let known = upstreamListIDs[upstream] { return known }
+        let listID = Int32(upstreamLists.count)
+        upstreamListIDs[upstream] = listID
+        var distinct: [(slot: Int32, mentions: Int32)] = []
+        if distinctMark.count < nodes.count { distinctMark += Array(repeating: (-1, 0), count: nodes.count - distinctMark.count) }
+        for slot in upstream.map(Int.init) {
+            if distinctMark[slot].list == listID {
+                distinct[Int(distinctMark[slot].index)].mentions += 1
+            } else {
+                distinctMark[slot] = (listID, Int32(distinct.count))
+                distinct.append((Int32(slot), 1))
+            }
+        }
+        upstreamLists.append(distinct)
+        return listID
+    }
+
+    /// muflow's dependency_access_map: `step` for a step of one node, `step:i` for the
+    /// i-th node of a larger one, a later entry for a key replacing an earlier one.
     private func accessMap(after: [Int], names: [JSONString]) -> JSONObject {
-        var map = JSONObject()
+        var accessKeys: [JSONString] = []
+        var prefixes: [JSONValue] = []
         for (step, name) in zip(after, names) {
             let slots = stepSlots[step]
             if slots.count == 1 {
-                map[name] = .string(keys[Int(slots[0])])
+                accessKeys.append(name)
+                prefixes.append(.string(keys[Int(slots[0])]))
                 continue
             }
+            var text = name.utf8 + [UInt8(ascii: ":")]
+            let stem = text.count
+            accessKeys.reserveCapacity(accessKeys.count + slots.count)
+            prefixes.reserveCapacity(prefixes.count + slots.count)
             for (i, slot) in slots.enumerated() {
-                map[JSONString(wtf8: name.utf8 + [UInt8(ascii: ":")] + Array(String(i).utf8))] = .string(keys[Int(slot)])
+                text.removeSubrange(stem...)
+                Self.appendDecimal(i, to: &text)
+                accessKeys.append(JSONString(wtf8: text))
+                prefixes.append(.string(keys[Int(slot)]))
             }
         }
-        return map
+        // Step names hold no ':', so keys only repeat when a step is listed twice.
+        if Set(names).count < names.count {
+            return JSONObject(keys: accessKeys, values: prefixes)
+        }
+        return JSONObject(distinctKeys: accessKeys, values: prefixes)
     }
 
-    private mutating func place(_ node: TaskNode, upstreamList: Int32) -> (slot: Int, replaced: Bool) {
-        if let slot = positions[HashedKey(node.key)] {
-            nodes[slot] = node
-            upstreamOfSlot[slot] = upstreamList
-            return (slot, true)
-        }
+    private static func appendDecimal(_ n: Int, to text: inout [UInt8]) {
+        if n >= 10 { appendDecimal(n / 10, to: &text) }
+        text.append(UInt8(ascii: "0") + UInt8(n % 10))
+    }
+
+    private mutating func place(_ node: consuming TaskNode, upstreamList: Int32) -> (slot: Int, replaced: Bool) {
         let slot = nodes.count
-        positions[HashedKey(node.key)] = slot
+        if let existing = positions.updateValue(slot, forKey: node.key) {
+            positions[node.key] = existing
+            nodes[existing] = node
+            upstreamOfSlot[existing] = upstreamList
+            return (existing, true)
+        }
         keys.append(node.key)
         nodes.append(node)
         upstreamOfSlot.append(upstreamList)
@@ -135,24 +182,16 @@ struct PlanBuilder {
     /// with the same upstream list are handled at once, so the work is O(runs x list)
     /// rather than O(edges).
     mutating func linkDependents() {
-        dependents = Array(repeating: [], count: nodes.count)
-        var lastRun = [Int](repeating: -1, count: nodes.count)
+        dependents.reset(slotCount: nodes.count)
         var start = 0
-        var run = 0
         while start < nodes.count {
             let list = upstreamOfSlot[start]
             var end = start + 1
             while end < nodes.count && upstreamOfSlot[end] == list { end += 1 }
-            for upstream in upstreamLists[Int(list)].map(Int.init) {
-                if lastRun[upstream] == run {
-                    dependents[upstream][dependents[upstream].count - 1].repeats += 1
-                } else {
-                    lastRun[upstream] = run
-                    dependents[upstream].append(DependentRun(start: Int32(start), end: Int32(end), repeats: 1))
-                }
+            for (upstream, mentions) in upstreamLists[Int(list)] {
+                dependents.append(DependentRun(start: Int32(start), end: Int32(end), repeats: mentions), to: Int(upstream))
             }
             start = end
-            run += 1
         }
     }
 
@@ -165,36 +204,38 @@ struct PlanBuilder {
                                                  identityKeys: nil, basePrefix: basePrefix))
         let sentinel = TaskNode(key: key, function: pipelineName, subjectKey: subjectKey, kwargs: kwargs,
                                 storagePrefix: key, dependsOn: last.map { keys[Int($0)] })
-        let (slot, replaced) = place(sentinel, upstreamList: -1)
-        if replaced { dependents[slot] = [] } else { dependents.append([]) }
+        let (slot, replaced) = place(sentinel, upstreamList: addUpstreamList(last))
+        if replaced { dependents.clear(slot) } else { dependents.addSlot() }
         for upstream in last.map(Int.init) {
-            dependents[upstream].append(DependentRun(start: Int32(slot), end: Int32(slot + 1), repeats: 1))
+            dependents.append(DependentRun(start: Int32(slot), end: Int32(slot + 1), repeats: 1), to: upstream)
         }
         return key
     }
 
-    /// The plan, with each distinct depended_on_by list materialised once and shared.
+    /// The plan, with each distinct depended_on_by list materialised once and shared,
+    /// and its edges grouped by upstream list (the nodes of one step form one group).
     mutating func plan(rootKey: JSONString) throws -> TaskPlan {
-        var shared: [[DependentRun]: [JSONString]] = [:]
         var finished = nodes
         nodes = []  // so that the nodes are changed in place, not copied
+        var materialised = [[JSONString]?](repeating: nil, count: dependents.listCount)
         for slot in finished.indices {
-            let runs = DependentRun.coalesced(dependents[slot])
-            if runs.isEmpty { continue }
-            if let keys = shared[runs] {
-                finished[slot].dependedOnBy = keys
-                continue
-            }
-            var list = [JSONString]()
-            for run in runs {
-                for dependent in run.start..<run.end {
-                    for _ in 0..<run.repeats { list.append(keys[Int(dependent)]) }
+            let list = dependents.list(of: slot)
+            if list == DependentLists.empty { continue }
+            if materialised[list] == nil {
+                var keyList = [JSONString]()
+                for run in dependents.runs(list) {
+                    for dependent in run.start..<run.end {
+                        for _ in 0..<run.repeats { keyList.append(keys[Int(dependent)]) }
+                    }
                 }
+                materialised[list] = keyList
             }
-            shared[runs] = list
-            finished[slot].dependedOnBy = list
+            finished[slot].dependedOnBy = materialised[list]!
         }
-        return try TaskPlan(entryKeys: keys, nodes: finished, positions: positions, rootKey: rootKey)
+        let groups = GroupedDependencies(groupOfNode: upstreamOfSlot,
+                                         groupDependencies: upstreamLists.map { $0.map(\.slot) }, keys: keys)
+        return try TaskPlan(entryKeys: keys, nodes: finished, positions: positions, rootKey: rootKey,
+                            dependencyGroups: groups)
     }
 }
 
@@ -203,18 +244,49 @@ struct DependentRun: Hashable {
     var start: Int32
     var end: Int32
     var repeats: Int32
+}
 
-    /// Adjacent single-repeat runs merged, so equal lists have equal run arrays.
-    static func coalesced(_ runs: [DependentRun]) -> [DependentRun] {
-        var result = [DependentRun]()
-        result.reserveCapacity(runs.count)
-        for run in runs {
-            if let last = result.last, last.repeats == 1, run.repeats == 1, last.end == run.start {
-                result[result.count - 1].end = run.end
-            } else {
-                result.append(run)
-            }
+/// Each slot's depended_on_by as a list of runs. Lists are shared: a slot's list is an
+/// id, and appending a run to a list seen before with that run gives the id found
+/// then, so the N nodes of a fan-out feeding one node share one list, built once.
+struct DependentLists {
+    static let empty = 0
+    private var listOfSlot: [Int] = []
+    private var lists: [[DependentRun]] = [[]]
+    private var extensions: [Extension: Int] = [:]
+
+    private struct Extension: Hashable {
+        let list: Int
+        let run: DependentRun
+    }
+
+    var listCount: Int { lists.count }
+    func list(of slot: Int) -> Int { listOfSlot[slot] }
+    func runs(_ list: Int) -> [DependentRun] { lists[list] }
+
+    mutating func reset(slotCount: Int) {
+        listOfSlot = Array(repeating: Self.empty, count: slotCount)
+    }
+
+    mutating func addSlot() { listOfSlot.append(Self.empty) }
+    mutating func clear(_ slot: Int) { listOfSlot[slot] = Self.empty }
+
+    /// Appends `run` to the slot's list, merging it into the last run when both are
+    /// single consecutive runs, so equal key lists have equal run lists.
+    mutating func append(_ run: DependentRun, to slot: Int) {
+        let step = Extension(list: listOfSlot[slot], run: run)
+        if let known = extensions[step] {
+            listOfSlot[slot] = known
+            return
         }
-        return result
+        var runs = lists[step.list]
+        if let last = runs.last, last.repeats == 1, run.repeats == 1, last.end == run.start {
+            runs[runs.count - 1].end = run.end
+        } else {
+            runs.append(run)
+        }
+        lists.append(runs)
+        extensions[step] = lists.count - 1
+        listOfSlot[slot] = lists.count - 1
     }
 }

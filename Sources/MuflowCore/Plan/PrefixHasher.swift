@@ -1,5 +1,3 @@
-import Crypto
-
 /// Computes `ContentPrefix.compute` for the many hash dicts of one plan build, which
 /// mostly share large values (a kwargs list repeated in every node of a fan-out).
 ///
@@ -32,13 +30,15 @@ struct PrefixHasher {
         var shared: CachedText?
     }
 
-    /// The canonical text of one dict, entry by entry.
+    /// The canonical text of one dict, entry by entry: `text` holds the opening brace
+    /// and the separators too, so a dict without shared entries is one run of bytes.
     private struct Layout {
         var text: [UInt8] = []
         var entries: [Entry] = []
 
         mutating func reset() {
             text.removeAll(keepingCapacity: true)
+            text.append(UInt8(ascii: "{"))
             entries.removeAll(keepingCapacity: true)
         }
 
@@ -96,15 +96,21 @@ struct PrefixHasher {
             last = key
             appendEntry(key, value)
         }
-        let digest = finishDigest()
-        swap(&current, &previous)
-
         let label: [UInt8]
         if case .string(let name) = taskValue { label = name.utf8 } else { label = PythonStr.str(taskValue) }
-        return ContentPrefix.assemble(basePrefix: basePrefix, label: label, digest: digest)
+        var prefix = [UInt8]()
+        prefix.reserveCapacity(basePrefix.utf8.count + label.count + ContentPrefix.digestLength + 2)
+        prefix += basePrefix.utf8
+        prefix.append(UInt8(ascii: "/"))
+        prefix += label
+        prefix.append(UInt8(ascii: "/"))
+        appendDigest(to: &prefix)
+        swap(&current, &previous)
+        return prefix
     }
 
     private mutating func appendEntry(_ key: JSONString, _ value: JSONValue) {
+        if !current.entries.isEmpty { current.text += Self.itemSeparator }
         let start = current.text.count
         PythonJSON.write(.string(key), into: &current.text, sortKeys: true)
         current.text += Self.keySeparator
@@ -113,8 +119,9 @@ struct PrefixHasher {
         current.entries.append(Entry(start: start, end: current.text.count, shared: shared))
     }
 
-    /// 16 hex digits of the SHA-256 of `{entry, entry, ...}`, resuming where it can.
-    private mutating func finishDigest() -> [UInt8] {
+    /// Appends the 16 hex digits of the SHA-256 of `{entry, entry, ...}`, resuming
+    /// where it can.
+    private mutating func appendDigest(to out: inout [UInt8]) {
         var common = 0
         let limit = min(current.entries.count, previous.entries.count)
         while common < limit && current.sameEntry(common, as: previous) { common += 1 }
@@ -125,9 +132,16 @@ struct PrefixHasher {
         if let point = resumePoints.last {
             state = point.state
             from = point.entries
+        } else if !current.entries.contains(where: { $0.shared != nil }) {
+            // Nothing shared: the text is the whole canonical text but its closing brace.
+            current.text.append(UInt8(ascii: "}"))
+            state = SHA256()
+            current.text.withUnsafeBytes { state.update(bufferPointer: $0) }
+            Self.appendHex(of: state, to: &out)
+            return
         } else {
             state = SHA256()
-            update(&state, [UInt8(ascii: "{")])
+            update(&state, Self.openingBrace)
             from = 0
         }
         for i in from..<current.entries.count {
@@ -139,9 +153,23 @@ struct PrefixHasher {
                 resumePoints.append((i + 1, state))
             }
         }
-        update(&state, [UInt8(ascii: "}")])
-        return ContentPrefix.hex(state.finalize().prefix(8))
+        update(&state, Self.closingBrace)
+        Self.appendHex(of: state, to: &out)
     }
+
+    private static func appendHex(of state: SHA256, to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ContentPrefix.digestLength / 2) { digest in
+            state.finalize(prefix: digest.count, into: digest.baseAddress!)
+            for byte in digest {
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0xf)])
+            }
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+    private static let openingBrace = [UInt8(ascii: "{")]
+    private static let closingBrace = [UInt8(ascii: "}")]
 
     private func update(_ state: inout SHA256, _ bytes: [UInt8]) {
         bytes.withUnsafeBytes { state.update(bufferPointer: $0) }

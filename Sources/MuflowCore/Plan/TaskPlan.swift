@@ -45,12 +45,15 @@ public struct TaskPlan: Sendable {
     public let rootIndex: Int
     /// Edges resolved to node indices, for schedulers.
     public let dependencyGroups: GroupedDependencies
-    private let positions: [HashedKey: Int]
+    private let positions: [JSONString: Int]
 
     /// Fails when the root or a dependency names no node; cycles are allowed here
     /// (muflow's builder can make one from colliding keys) and reported by `levels()`.
-    init(entryKeys: [JSONString], nodes: [TaskNode], positions: [HashedKey: Int], rootKey: JSONString) throws {
-        guard let rootIndex = positions[HashedKey(rootKey)] else {
+    /// `dependencyGroups`: the edges grouped already (by a builder that knows them as
+    /// node indices), else grouped here from the nodes' dependsOn keys.
+    init(entryKeys: [JSONString], nodes: [TaskNode], positions: [JSONString: Int], rootKey: JSONString,
+         dependencyGroups: GroupedDependencies? = nil) throws {
+        guard let rootIndex = positions[rootKey] else {
             throw MuflowError(.invalidArgument, "root_key '\(rootKey)' is not a node of the plan")
         }
         self.entryKeys = entryKeys
@@ -58,12 +61,13 @@ public struct TaskPlan: Sendable {
         self.positions = positions
         self.rootKey = rootKey
         self.rootIndex = rootIndex
-        self.dependencyGroups = try GroupedDependencies(nodes: nodes, entryKeys: entryKeys, positions: positions)
+        self.dependencyGroups = try dependencyGroups
+            ?? GroupedDependencies(nodes: nodes, entryKeys: entryKeys, positions: positions)
     }
 
     public var count: Int { nodes.count }
 
-    public func index(ofKey key: JSONString) -> Int? { positions[HashedKey(key)] }
+    public func index(ofKey key: JSONString) -> Int? { positions[key] }
 
     public subscript(key: JSONString) -> TaskNode? { index(ofKey: key).map { nodes[$0] } }
 

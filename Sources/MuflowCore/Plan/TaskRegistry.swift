@@ -36,6 +36,7 @@ public final class TaskRegistry: Sendable {
 
     /// Registers `descriptor`; a name registered already is refused, as muflow refuses it.
     public func add(_ descriptor: TaskDescriptor) throws {
+        try PrefixValidation.validateTaskName(descriptor.name)
         try entries.withLock { entries in
             guard entries.byName[descriptor.name] == nil else {
                 throw MuflowError(.alreadyExists, "Task '\(descriptor.name)' is already registered.")

@@ -78,30 +78,82 @@ public final class DependencyScheduler: @unchecked Sendable {
         }
     }
 
+    /// Up to `limit` ready nodes of the depth of the first, in order, and no more than a
+    /// `workers`th of those ready (rounded up): waits for the first as `next` does when
+    /// `wait` is true, and returns none without waiting otherwise. Empty once no node
+    /// will be handed out again. (Stopping at a depth keeps a single worker in muflow's
+    /// wave order: a node made ready by this list's nodes comes before deeper nodes
+    /// ready now.)
+    public func next(upTo limit: Int, workers: Int = 1, wait: Bool) -> [Int] {
+        lock.withLock {
+            while true {
+                if !stopped, let depth = ready.firstDepth {
+                    let share = (ready.count + max(workers, 1) - 1) / max(workers, 1)
+                    var nodes: [Int] = []
+                    while nodes.count < min(limit, share), ready.firstDepth == depth, let node = ready.pop() {
+                        nodes.append(Int(node))
+                    }
+                    progress.running += nodes.count
+                    return nodes
+                }
+                if !wait || stopped || progress.running == 0 { return [] }
+                lock.wait()
+            }
+        }
+    }
+
     /// Reports how a node handed out by `next` ended.
     public func finish(_ node: Int, _ outcome: NodeOutcome) {
         lock.withLock {
-            progress.running -= 1
-            switch outcome {
-            case .succeeded, .cached:
-                if outcome == .cached { progress.cached += 1 } else { progress.succeeded += 1 }
-                for group in graph.dependentGroups[node] {
-                    let g = Int(group)
-                    groupWaitingOn[g] -= 1
-                    guard groupWaitingOn[g] == 0 else { continue }
-                    for member in graph.groupMembers[g] where !blocked[Int(member)] {
-                        ready.push(member, depth: graph.depths[Int(member)])
-                    }
-                }
-            case .failed:
-                progress.failed += 1
-                switch policy {
-                case .stopOnFirstFailure: stopped = true
-                case .continueIndependent: block(downstreamOf: node)
-                }
+            record(node, outcome)
+            settle()
+            lock.broadcast()
+        }
+    }
+
+    /// Reports how several nodes handed out by `next` ended, in one step.
+    public func finish(_ outcomes: [(node: Int, outcome: NodeOutcome)]) {
+        guard !outcomes.isEmpty else { return }
+        lock.withLock {
+            for (node, outcome) in outcomes { record(node, outcome) }
+            settle()
+            lock.broadcast()
+        }
+    }
+
+    /// Takes back nodes handed out by `next` that did not start: they are ready again,
+    /// or, once the run has stopped, left out like every node not handed out.
+    public func putBack(_ nodes: [Int]) {
+        guard !nodes.isEmpty else { return }
+        lock.withLock {
+            progress.running -= nodes.count
+            if !stopped {
+                for node in nodes { ready.push(Int32(node), depth: graph.depths[node]) }
             }
             settle()
             lock.broadcast()
+        }
+    }
+
+    private func record(_ node: Int, _ outcome: NodeOutcome) {
+        progress.running -= 1
+        switch outcome {
+        case .succeeded, .cached:
+            if outcome == .cached { progress.cached += 1 } else { progress.succeeded += 1 }
+            for group in graph.dependentGroups[node] {
+                let g = Int(group)
+                groupWaitingOn[g] -= 1
+                guard groupWaitingOn[g] == 0 else { continue }
+                for member in graph.groupMembers[g] where !blocked[Int(member)] {
+                    ready.push(member, depth: graph.depths[Int(member)])
+                }
+            }
+        case .failed:
+            progress.failed += 1
+            switch policy {
+            case .stopOnFirstFailure: stopped = true
+            case .continueIndependent: block(downstreamOf: node)
+            }
         }
     }
 

@@ -30,15 +30,34 @@ public enum RunEvent: Sendable {
 /// One execution of a plan on local storage: the dependency-driven scheduler plus the
 /// node protocol muflow defines (skip a node whose manifest is complete; write
 /// context.json; after the task, manifest.json on success or error.json on failure).
-/// Workers on any threads call `next` until it returns nil, running each task they
-/// are handed and reporting it with `finish`.
+/// Workers on any threads call `next` until it returns nil (or `next(upTo:)` until it
+/// returns no event), running each task they are handed and reporting it with
+/// `finish`.
+///
+/// Every node's manifest is checked once when the run starts, on several threads; a
+/// node found incomplete is checked again once its directory is claimed, so a node
+/// that another process completed meanwhile is not run twice.
 public final class PlanRun: Sendable {
     public let plan: TaskPlan
     public let options: RunOptions
     public let scheduler: DependencyScheduler
     private let builtIn: Set<Int>
+    /// Per node: its storage prefix, the directory it runs in.
+    private let directories: [String]
+    /// Per node: what its manifest said when the run started.
+    private let stateAtStart: [ManifestState]
     private let firstFailure = Locked<String?>(nil)
-    private let claims = Locked<[Int: NodeClaim]>([:])
+    private let steps = StepDirectories()
+    /// Per node handed out as `.run` and not yet finished: its storage and its claim.
+    private let running: Locked<[RunningNode?]>
+
+    private struct RunningNode {
+        let storage: LocalStorage
+        let claim: NodeClaim
+    }
+
+    private static let contextBytes = Array("{}".utf8)
+    private static let contextDigest = contextBytes.withUnsafeBytes { sha256Hex($0) }
 
     /// `builtInNoOps`: nodes with no task to run (the sentinel root muflow's builder
     /// adds); they complete with an empty manifest once their dependencies have.
@@ -47,6 +66,9 @@ public final class PlanRun: Sendable {
         self.options = options
         self.builtIn = builtInNoOps
         scheduler = DependencyScheduler(graph: try DependencyGraph(plan.dependencyGroups), policy: options.failurePolicy)
+        directories = plan.nodes.map { $0.storagePrefix.description }
+        stateAtStart = LocalStorage.manifestStates(directories, verify: options.cacheVerification)
+        running = Locked([RunningNode?](repeating: nil, count: plan.count))
     }
 
     public var progress: RunProgress { scheduler.snapshot }
@@ -58,65 +80,183 @@ public final class PlanRun: Sendable {
 
     /// The next node for this worker, waiting while others run; nil when the run is over.
     public func next() -> RunEvent? {
-        while let index = scheduler.next() {
-            if let event = prepare(index) { return event }
+        next(upTo: 1).first
+    }
+
+    /// Up to `capacity` nodes for this worker, in order, waiting while none is ready and
+    /// others run; no event once the run is over. Of the nodes ready at once, a worker
+    /// takes no more than its share among `workers` (rounded up), so that lists do not
+    /// leave other workers idle. A `.failed` event ends the list.
+    /// Nodes that are cached or built in are settled here (and listed only with
+    /// `reportSettledNodes`). A node that another process holds is waited for only when
+    /// no node of this list is claimed yet, so two processes never wait on each other.
+    public func next(upTo capacity: Int, workers: Int = 1) -> [RunEvent] {
+        var events: [RunEvent] = []
+        var claimed = false
+        // Nodes that settle here make room for more, until the list has one event.
+        while events.isEmpty {
+            let nodes = scheduler.next(upTo: capacity, workers: workers, wait: true)
+            if nodes.isEmpty { break }
+            var settled: [(node: Int, outcome: NodeOutcome)] = []
+            var stopAt: Int?
+            for (position, index) in nodes.enumerated() {
+                switch prepare(index, waitForClaim: !claimed) {
+                case .run(let storage):
+                    events.append(.run(index: index, storage: storage))
+                    claimed = true
+                case .settled(let outcome, let event):
+                    settled.append((index, outcome))
+                    if options.reportSettledNodes { events.append(event) }
+                case .failed(let message):
+                    settled.append((index, .failed))
+                    events.append(.failed(index: index, message: message))
+                    stopAt = position + 1
+                case .busy:
+                    stopAt = position
+                }
+                if stopAt != nil { break }
+            }
+            if let stopAt { scheduler.putBack(Array(nodes[stopAt...])) }
+            scheduler.finish(settled)
         }
-        return nil
+        return events
+    }
+
+    /// The storage of a node handed out as `.run` and not finished yet.
+    public func storage(of index: Int) throws -> LocalStorage {
+        guard let node = running.withLock({ $0.indices.contains(index) ? $0[index] : nil }) else {
+            throw notRunning(index)
+        }
+        return node.storage
     }
 
     /// Reports the task of a node handed out as `.run`: nil error for success.
     public func finish(_ index: Int, storage: LocalStorage, error: (message: String, traceback: String)?) {
+        try? finish(index, error: error)
+    }
+
+    /// Reports the task of a node handed out as `.run`: nil error for success. Throws
+    /// MuflowError(.notFound) for a node that is not running.
+    public func finish(_ index: Int, error: (message: String, traceback: String)?) throws {
+        let node = try take([index])[0]
+        scheduler.finish(index, complete(index, node, error: error))
+    }
+
+    /// Reports several nodes handed out as `.run` whose tasks succeeded, in one step.
+    /// Throws MuflowError(.notFound), finishing none, if one of them is not running.
+    public func finishSucceeded(_ indices: [Int]) throws {
+        let nodes = try take(indices)
+        scheduler.finish(zip(indices, nodes).map { index, node in (index, complete(index, node, error: nil)) })
+    }
+
+    /// Gives back nodes handed out as `.run` whose tasks did not start: their
+    /// context.json is removed and their claim released, and they are handed out again
+    /// later, unless the run has stopped. Throws MuflowError(.notFound), returning none,
+    /// if one of them is not running.
+    public func putBack(_ indices: [Int]) throws {
+        for node in try take(indices) {
+            try? FileSystem.removeIfPresent(FileNames.context, in: node.claim.descriptor,
+                                            path: node.storage.path(of: FileNames.context))
+            node.claim.release()
+        }
+        scheduler.putBack(indices)
+    }
+
+    private func take(_ indices: [Int]) throws -> [RunningNode] {
+        try running.withLock { slots in
+            var seen = Set<Int>()
+            for index in indices where !slots.indices.contains(index) || slots[index] == nil || !seen.insert(index).inserted {
+                throw notRunning(index)
+            }
+            return indices.map { index in
+                defer { slots[index] = nil }
+                return slots[index]!
+            }
+        }
+    }
+
+    private func notRunning(_ index: Int) -> MuflowError {
+        MuflowError(.notFound, "node \(index) is not running")
+    }
+
+    /// Writes the manifest (or error.json) of a node whose task ended and releases it.
+    private func complete(_ index: Int, _ node: RunningNode, error: (message: String, traceback: String)?) -> NodeOutcome {
         var failure = error
         if failure == nil {
             do {
-                try storage.writeManifest()
+                try node.storage.writeManifest(in: node.claim.descriptor)
             } catch {
                 failure = ("cannot write manifest.json: \(error)", "")
             }
         }
         if let failure {
-            recordFailure(index, storage: storage, message: failure.message, traceback: failure.traceback)
+            recordFailure(index, storage: node.storage, message: failure.message, traceback: failure.traceback)
         }
-        claims.withLock { $0.removeValue(forKey: index) }?.release()
-        scheduler.finish(index, failure == nil ? .succeeded : .failed)
+        node.claim.release()
+        return failure == nil ? .succeeded : .failed
     }
 
-    private func prepare(_ index: Int) -> RunEvent? {
-        let directory = plan.nodes[index].storagePrefix.description
-        // Checked before opening the storage: a cached node costs no directory work.
-        if LocalStorage.manifestComplete(in: directory, verify: options.cacheVerification) {
-            scheduler.finish(index, .cached)
-            return options.reportSettledNodes ? .cached(index: index) : nil
-        }
-        let storage: LocalStorage
+    private enum Preparation {
+        case run(LocalStorage)
+        case settled(NodeOutcome, RunEvent)
+        case failed(String)
+        /// Another holder has the node's directory, and this worker may not wait for it.
+        case busy
+    }
+
+    private func prepare(_ index: Int, waitForClaim: Bool) -> Preparation {
+        let state = stateAtStart[index]
+        if state == .complete { return .settled(.cached, .cached(index: index)) }
+        let directory = directories[index]
         var claim: NodeClaim?
         do {
-            storage = try LocalStorage(root: directory, durable: options.durable)
+            guard !directory.isEmpty else { throw MuflowError(.invalidArgument, "storage path must not be empty") }
+            guard !directory.utf8.contains(0) else {
+                throw MuflowError(.invalidArgument, "storage path must not contain a NUL byte")
+            }
             // Another process running the same plan may hold the node: wait for it, then
             // take the node only if that process did not complete it.
-            claim = try NodeClaim(directory: directory)
-            if LocalStorage.manifestComplete(in: directory, verify: options.cacheVerification) {
-                claim?.release()
-                scheduler.finish(index, .cached)
-                return options.reportSettledNodes ? .cached(index: index) : nil
+            let (parent, name) = try steps.split(directory) ?? (FileSystem.currentDirectory, directory)
+            try FileSystem.makeDirectory(name, in: parent, path: directory)
+            guard let taken = try NodeClaim.acquire(name, in: parent, path: directory, wait: waitForClaim) else {
+                return .busy
             }
-            try storage.discardManifest()
-            try storage.save(FileNames.context, Array("{}".utf8), allowProtected: true)
+            claim = taken
+            let storage = LocalStorage(claimedDirectory: directory, durable: options.durable)
+            // Every run (muflow's too) writes context.json before a node's task, so a node
+            // that had no manifest when the run started and has no context.json now has not
+            // been completed since. Otherwise another process may have completed it, or it
+            // is a failed or torn node to run again.
+            if try state != .absent || !storage.createExecutorFile(FileNames.context, Self.contextBytes,
+                                                                   sha256: Self.contextDigest, in: taken.descriptor) {
+                switch LocalStorage.manifestState(of: "", in: taken.descriptor, verify: options.cacheVerification) {
+                case .complete:
+                    taken.release()
+                    return .settled(.cached, .cached(index: index))
+                case .incomplete:
+                    // A torn node about to run again: a crash during the rerun must not leave
+                    // the stale manifest in place.
+                    try FileSystem.removeIfPresent(FileNames.manifest, in: taken.descriptor,
+                                                   path: storage.path(of: FileNames.manifest))
+                case .absent:
+                    break
+                }
+                try storage.replaceExecutorFile(FileNames.context, Self.contextBytes, sha256: Self.contextDigest,
+                                                in: taken.descriptor)
+            }
             if builtIn.contains(index) {
-                try storage.writeManifest()
-                claim?.release()
-                scheduler.finish(index, .succeeded)
-                return options.reportSettledNodes ? .builtIn(index: index) : nil
+                try storage.writeManifest(in: taken.descriptor)
+                taken.release()
+                return .settled(.succeeded, .builtIn(index: index))
             }
+            running.withLock { $0[index] = RunningNode(storage: storage, claim: taken) }
+            return .run(storage)
         } catch {
             claim?.release()
             let message = "node \(plan.nodes[index].function) could not be prepared: \(error)"
             noteFailure(message)
-            scheduler.finish(index, .failed)
-            return .failed(index: index, message: message)
+            return .failed(message)
         }
-        if let claim { claims.withLock { $0[index] = claim } }
-        return .run(index: index, storage: storage)
     }
 
     private func recordFailure(_ index: Int, storage: LocalStorage, message: String, traceback: String) {

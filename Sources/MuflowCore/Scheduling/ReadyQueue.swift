@@ -6,6 +6,8 @@ struct ReadyQueue {
 
     var isEmpty: Bool { heap.isEmpty }
     var count: Int { heap.count }
+    /// The depth of the node `pop` would return.
+    var firstDepth: Int32? { heap.first?.depth }
 
     mutating func push(_ index: Int32, depth: Int32) {
         heap.append((depth, index))

@@ -51,38 +51,11 @@ enum FileSystem {
         return String(cString: resolved)
     }
 
-    /// Writes `bytes` to a temporary sibling of `path`, then renames it into place, so
-    /// a reader (or a crash) sees either no file or the whole file. With `durable`,
-    /// the data and the directory entry reach the disk before this returns; with
-    /// `syncData` alone, the data does before the rename.
+    /// Writes `bytes` to a temporary sibling of `path`, then renames it into place (see
+    /// `writeAtomically(_:in:path:_:durable:syncData:)`).
     static func writeAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer, durable: Bool,
                                 syncData: Bool = false) throws {
-        let temporary = "\(path).tmp-\(getpid())-\(TemporaryNames.next())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-        guard fd >= 0 else { throw failure("cannot create", temporary) }
-        var closed = false
-        defer {
-            if !closed { close(fd) }
-        }
-        do {
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("cannot write", temporary)
-                }
-                offset += n
-            }
-            if (durable || syncData) && fsync(fd) != 0 { throw failure("cannot sync", temporary) }
-            closed = true
-            if close(fd) != 0 { throw failure("cannot close", temporary) }
-            if rename(temporary, path) != 0 { throw failure("cannot rename into", path) }
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        if durable { try syncDirectory(parentDirectory(of: path)) }
+        try writeAtomically(path, in: currentDirectory, path: path, bytes, durable: durable, syncData: syncData)
     }
 
     static func syncDirectory(_ path: String) throws {
@@ -93,7 +66,11 @@ enum FileSystem {
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try readFile(path, in: currentDirectory, path: path)
+    }
+
+    static func readFile(_ name: String, in directory: Int32, path: String) throws -> [UInt8] {
+        let fd = openat(directory, name, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw failure("cannot open", path) }
         defer { close(fd) }
         var info = stat()

@@ -28,6 +28,13 @@ public final class LocalStorage: Sendable {
         self.durable = durable
     }
 
+    /// The storage of a node directory that a run has created and claimed.
+    init(claimedDirectory root: String, durable: Bool) {
+        self.root = root
+        self.allowedOutputs = nil
+        self.durable = durable
+    }
+
     public var writtenFiles: [String] {
         written.withLock { Array($0.keys) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
@@ -165,15 +172,53 @@ public final class LocalStorage: Sendable {
     /// Writes manifest.json listing every file written through this storage: after the
     /// files themselves, atomically, so a crash leaves either no manifest or a whole one.
     public func writeManifest() throws {
+        try writeManifest(in: nil)
+    }
+
+    /// `directory`: this storage's directory, open (a run's node claim), if it is.
+    func writeManifest(in directory: Int32?) throws {
         let files = written.withLock { $0 }.filter { $0.value.size >= 0 }
         let text = Manifest(files: files).encoded(timestamp: UTCTimestamp.now())
-        if durable { try FileSystem.syncDirectory(root) }
+        if durable {
+            if let directory {
+                try FileSystem.syncDirectory(directory, path: root)
+            } else {
+                try FileSystem.syncDirectory(root)
+            }
+        }
         // The manifest itself always reaches the disk whole before it is named: after a
         // power loss it is either absent or complete, and the sizes it records expose
         // any file of a non-durable storage that did not make it.
-        try text.withUnsafeBytes {
-            try FileSystem.writeAtomically(path(of: FileNames.manifest), $0, durable: durable, syncData: true)
+        let target = path(of: FileNames.manifest)
+        let written = try text.withUnsafeBytes {
+            try FileSystem.writeAtomically(directory == nil ? target : FileNames.manifest,
+                                           in: directory ?? FileSystem.currentDirectory, path: target, $0,
+                                           durable: durable, syncData: true, identify: true)
         }
+        if let written {
+            ManifestMemory.remember(root, written, sizes: files.map { (name: Array($0.key.utf8), size: $0.value.size) })
+        }
+    }
+
+    /// Creates a file only the executor writes (context.json, before the task runs)
+    /// through this storage's open directory, in place: nothing trusts it before the
+    /// manifest names it. False, with nothing written, if the name exists already.
+    /// `sha256` is the digest of `bytes`.
+    func createExecutorFile(_ name: String, _ bytes: [UInt8], sha256: String, in directory: Int32) throws -> Bool {
+        let created = try bytes.withUnsafeBytes {
+            try FileSystem.createFile(name, in: directory, path: path(of: name), $0, durable: durable)
+        }
+        if created { record(name, Manifest.Entry(size: bytes.count, sha256: sha256)) }
+        return created
+    }
+
+    /// Replaces a file only the executor writes, atomically, through this storage's open
+    /// directory. `sha256` is the digest of `bytes`.
+    func replaceExecutorFile(_ name: String, _ bytes: [UInt8], sha256: String, in directory: Int32) throws {
+        try bytes.withUnsafeBytes {
+            _ = try FileSystem.writeAtomically(name, in: directory, path: path(of: name), $0, durable: durable)
+        }
+        record(name, Manifest.Entry(size: bytes.count, sha256: sha256))
     }
 
     /// Removes a manifest that no longer describes the directory (a torn node about to
@@ -181,41 +226,4 @@ public final class LocalStorage: Sendable {
     public func discardManifest() throws {
         try FileSystem.removeIfPresent(path(of: FileNames.manifest))
     }
-}
-
-extension LocalStorage {
-    /// Whether each directory holds a complete manifest, without opening storages (no
-    /// directory is created); checked on several threads for long lists.
-    public static func manifestsComplete(_ directories: [String], verify: CacheVerification) -> [Bool] {
-        let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: directories.count)
-        results.initialize(repeating: false)
-        defer { results.deallocate() }
-        let chunks = directories.count < 512 ? 1 : min(availableProcessors(), 8)
-        let chunkSize = (directories.count + chunks - 1) / max(chunks, 1)
-        let output = UncheckedBuffer(results)
-        let workers = (0..<chunks).map { chunk in
-            WorkerThread {
-                let start = chunk * chunkSize
-                for i in start..<min(start + chunkSize, directories.count) {
-                    output.buffer[i] = manifestComplete(in: directories[i], verify: verify)
-                }
-            }
-        }
-        workers.forEach { $0.join() }
-        return Array(results)
-    }
-
-    static func manifestComplete(in directory: String, verify: CacheVerification) -> Bool {
-        let manifestPath = directory + "/" + FileNames.manifest
-        guard verify == .sizes else { return FileSystem.exists(manifestPath) }
-        guard let bytes = try? FileSystem.readFile(manifestPath) else { return false }
-        guard let sizes = Manifest.recordedSizes(in: bytes) else { return true }
-        return sizes.allSatisfy { name, size in FileSystem.fileSize(directory + "/" + name) == size }
-    }
-}
-
-/// A buffer whose disjoint parts are written by different threads.
-struct UncheckedBuffer<T>: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<T>
-    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
 }

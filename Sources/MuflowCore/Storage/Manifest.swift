@@ -1,5 +1,3 @@
-import Crypto
-
 /// What a node wrote, recorded in manifest.json. muflow reads only the manifest's
 /// presence, so the fields beyond `files` and `timestamp` keep caches interchangeable
 /// while letting this engine tell a torn node (a file cut short by a crash before it
@@ -15,31 +13,64 @@ public struct Manifest: Sendable, Equatable {
     static let sizesKey: JSONString = "file_sizes"
     static let digestsKey: JSONString = "file_sha256"
 
+    /// The manifest as muflow lays out JSON (`json.dumps(indent=2)`), written straight
+    /// to bytes: a run writes one per node.
     func encoded(timestamp: String) -> [UInt8] {
         let names = files.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        var sizes = JSONObject()
-        var digests = JSONObject()
-        for name in names {
-            sizes[name] = .int(files[name]!.size)
-            digests[name] = .string(JSONString(files[name]!.sha256))
-        }
-        var object = JSONObject()
-        object["files"] = .array(names.map { .string(JSONString($0)) })
-        object["timestamp"] = .string(JSONString(timestamp))
-        object[Self.sizesKey] = .object(sizes)
-        object[Self.digestsKey] = .object(digests)
-        return IndentedJSON.dumps(.object(object))
+        var out: [UInt8] = []
+        out.reserveCapacity(120 + 140 * names.count)
+        out += #"{\#n  "files": "#.utf8
+        Self.append(names, into: &out) { name, out in Self.appendString(name, to: &out) }
+        out += #",\#n  "timestamp": "#.utf8
+        Self.appendString(timestamp, to: &out)
+        out += #",\#n  "\#(Self.sizesKey)": "#.utf8
+        Self.append(names, into: &out, object: true) { name, out in out += String(files[name]!.size).utf8 }
+        out += #",\#n  "\#(Self.digestsKey)": "#.utf8
+        Self.append(names, into: &out, object: true) { name, out in Self.appendString(files[name]!.sha256, to: &out) }
+        out += "\n}".utf8
+        return out
     }
 
-    /// The recorded sizes, or nil for a manifest that records none (muflow's own).
-    static func recordedSizes(in bytes: [UInt8]) -> [(String, Int)]? {
+    /// A list of `names` (or, with `object`, an object keyed by them holding what
+    /// `value` writes) at the second level of indentation.
+    private static func append(_ names: [String], into out: inout [UInt8], object: Bool = false,
+                               value: (String, inout [UInt8]) -> Void) {
+        guard !names.isEmpty else {
+            out += (object ? "{}" : "[]").utf8
+            return
+        }
+        out.append(object ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        for (i, name) in names.enumerated() {
+            out += (i == 0 ? "\n    " : ",\n    ").utf8
+            if object {
+                appendString(name, to: &out)
+                out += ": ".utf8
+            }
+            value(name, &out)
+        }
+        out += (object ? "\n  }" : "\n  ]").utf8
+    }
+
+    private static func appendString(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { PythonJSON.appendString($0, to: &out) }
+    }
+
+    /// What a manifest records of its files' sizes.
+    struct RecordedSizes {
+        /// nil for a manifest that records none (muflow's own).
+        let sizes: [(String, Int)]?
+    }
+
+    /// The recorded sizes, or nil if the bytes are not a JSON object.
+    static func recordedSizes(in bytes: [UInt8]) -> RecordedSizes? {
         guard let value = try? bytes.withUnsafeBytes({ try parseJSON($0) }),
-              case .object(let object) = value,
-              case .object(let sizes)? = object[sizesKey] else { return nil }
-        return sizes.pairs.compactMap { key, value in
+              case .object(let object) = value else { return nil }
+        guard case .object(let sizes)? = object[sizesKey] else { return RecordedSizes(sizes: nil) }
+        return RecordedSizes(sizes: sizes.pairs.compactMap { key, value in
             if case .int(let n) = value { return (key.description, n) }
             return nil
-        }
+        })
     }
 }
 

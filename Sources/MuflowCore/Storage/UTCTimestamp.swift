@@ -10,14 +10,27 @@ enum UTCTimestamp {
         var parts = tm()
         gmtime_r(&seconds, &parts)
         let micros = Int(spec.tv_nsec / 1000)
-        var text = "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))"
-        text += "T\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec))"
-        if micros != 0 { text += "." + pad(micros, width: 6) }
-        return text + "+00:00"
+        var text: [UInt8] = []
+        text.reserveCapacity(32)
+        append(Int(parts.tm_year) + 1900, width: 4, to: &text)
+        for (separator, value) in [(UInt8(ascii: "-"), parts.tm_mon + 1), (UInt8(ascii: "-"), parts.tm_mday),
+                                   (UInt8(ascii: "T"), parts.tm_hour), (UInt8(ascii: ":"), parts.tm_min),
+                                   (UInt8(ascii: ":"), parts.tm_sec)] {
+            text.append(separator)
+            append(Int(value), width: 2, to: &text)
+        }
+        if micros != 0 {
+            text.append(UInt8(ascii: "."))
+            append(micros, width: 6, to: &text)
+        }
+        text += "+00:00".utf8
+        return String(decoding: text, as: UTF8.self)
     }
 
-    private static func pad<N: BinaryInteger>(_ n: N, width: Int = 2) -> String {
-        let digits = String(n)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    /// `n` in decimal, zero-padded to at least `width` digits.
+    private static func append(_ n: Int, width: Int, to text: inout [UInt8]) {
+        let digits = Array(String(n).utf8)
+        text += repeatElement(UInt8(ascii: "0"), count: max(0, width - digits.count))
+        text += digits
     }
 }

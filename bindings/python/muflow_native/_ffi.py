@@ -128,6 +128,7 @@ CACHE_CHECK_SIZES = 1
 
 mf_filename_validate = _declare("mf_filename_validate", c_int, c_char_p)
 mf_storage_new = _declare("mf_storage_new", c_int, POINTER(c_void_p), c_char_p, c_uint32, c_char_p)
+mf_storage_new_in = _declare("mf_storage_new_in", c_int, POINTER(c_void_p), c_char_p, c_char_p, c_uint32, c_char_p)
 mf_storage_free = _declare("mf_storage_free", None, c_void_p)
 mf_storage_path = _declare("mf_storage_path", c_char_p, c_void_p)
 mf_storage_save = _declare("mf_storage_save", c_int, c_void_p, c_char_p, c_char_p, c_size_t, c_int)
@@ -185,15 +186,25 @@ mf_pipeline_build = _declare(
 )
 mf_plan_free = _declare("mf_plan_free", None, c_void_p)
 mf_plan_to_json = _declare("mf_plan_to_json", c_int, _out_string, POINTER(c_size_t), c_void_p)
-mf_plan_from_json = _declare("mf_plan_from_json", c_int, POINTER(c_void_p), c_char_p, c_size_t)
+mf_plan_json_layout = _declare(
+    "mf_plan_json_layout", c_int, POINTER(c_void_p), POINTER(c_size_t), POINTER(c_int), c_void_p
+)
+mf_plan_json_write = _declare("mf_plan_json_write", None, c_void_p, c_void_p)
+mf_plan_json_free = _declare("mf_plan_json_free", None, c_void_p)
+# The JSON as bytes or as an address (an ASCII str read in place).
+mf_plan_from_json = _declare("mf_plan_from_json", c_int, POINTER(c_void_p), c_void_p, c_size_t)
 mf_plan_node_count = _declare("mf_plan_node_count", c_size_t, c_void_p)
 mf_plan_node_index = _declare("mf_plan_node_index", c_int, POINTER(c_size_t), c_void_p, c_char_p)
 mf_plan_node_field = _declare(
     "mf_plan_node_field", c_int, _out_string, POINTER(c_size_t), c_void_p, c_size_t, c_int
 )
 mf_plan_node_keys = _declare("mf_plan_node_keys", c_int, _out_string, c_void_p)
+mf_plan_nodes_json = _declare(
+    "mf_plan_nodes_json", c_int, _out_string, POINTER(c_size_t), c_void_p, c_size_t, c_size_t, c_size_t
+)
 mf_plan_field_values = _declare("mf_plan_field_values", c_int, _out_string, c_void_p, c_int)
 mf_plan_leaf_nodes = _declare("mf_plan_leaf_nodes", c_int, _out_string, c_void_p)
+mf_plan_dependency_groups = _declare("mf_plan_dependency_groups", c_int, _out_string, c_void_p)
 mf_plan_levels = _declare("mf_plan_levels", c_int, _out_string, c_void_p)
 
 
@@ -249,6 +260,11 @@ class RunProgress(ctypes.Structure):
 mf_run_new = _declare("mf_run_new", c_int, POINTER(c_void_p), c_void_p, c_void_p, c_int, c_uint32)
 mf_run_free = _declare("mf_run_free", None, c_void_p)
 mf_run_next = _declare("mf_run_next", c_int, c_void_p, POINTER(c_int), POINTER(c_size_t))
+mf_run_next_nodes = _declare(
+    "mf_run_next_nodes", c_int, c_void_p, c_size_t, c_size_t, POINTER(c_int), POINTER(c_size_t), POINTER(c_size_t)
+)
+mf_run_finish_nodes = _declare("mf_run_finish_nodes", c_int, c_void_p, POINTER(c_size_t), c_size_t)
+mf_run_return_nodes = _declare("mf_run_return_nodes", c_int, c_void_p, POINTER(c_size_t), c_size_t)
 mf_run_node_storage = _declare("mf_run_node_storage", c_int, POINTER(c_void_p), c_void_p, c_size_t)
 mf_run_finish_node = _declare("mf_run_finish_node", c_int, c_void_p, c_size_t, c_int, c_char_p, c_char_p)
 mf_run_cancel = _declare("mf_run_cancel", None, c_void_p)

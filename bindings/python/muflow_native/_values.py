@@ -9,7 +9,6 @@ Python's ``json`` module treats them; anything else is a TypeError naming its ke
 
 from __future__ import annotations
 
-import io
 import pickle
 import sys
 from typing import Optional
@@ -32,8 +31,38 @@ def encode(value) -> bytes:
     except Exception:
         data = _pickle_deep(to_plain(value))
     if len(data) > MAX_VALUE_BYTES:
-        raise ValueError(f"value is {len(data)} bytes encoded, over the limit of {MAX_VALUE_BYTES} bytes")
+        raise _over_limit(len(data))
     return data
+
+
+def _over_limit(size: int, exact: bool = True) -> ValueError:
+    amount = f"{size} bytes" if exact else f"at least {size} bytes"
+    return ValueError(f"value is {amount} encoded, over the limit of {MAX_VALUE_BYTES} bytes "
+                      f"(MF_MAX_VALUE_BYTES, 256 MiB)")
+
+
+class _BoundedSink:
+    """A pickler's file that keeps the pieces it is given and stops the pickler once
+    they add up to more than the library accepts. A large str or bytes reaches `write`
+    as one piece (a view of the object's own memory), so an oversized value is refused
+    before any copy of it is made."""
+
+    __slots__ = ("pieces", "size")
+
+    def __init__(self):
+        self.pieces = []
+        self.size = 0
+
+    def write(self, data) -> None:
+        self.size += len(data)
+        if self.size > MAX_VALUE_BYTES:
+            self.pieces.clear()
+            raise _over_limit(self.size, exact=False)
+        self.pieces.append(data)
+
+    def getvalue(self) -> bytes:
+        pieces, self.pieces = self.pieces, []
+        return pieces[0] if len(pieces) == 1 and type(pieces[0]) is bytes else b"".join(pieces)
 
 
 class _NotPlain(Exception):
@@ -52,7 +81,7 @@ def encode_plain(value) -> bytes:
     """`encode`, converting subclasses (enums, OrderedDict, named tuples) to the plain
     types json writes them as, before the library sees them: for values whose refusal
     cannot be retried (a pipeline's kwargs and items, once its callbacks have run)."""
-    buffer = io.BytesIO()
+    buffer = _BoundedSink()
     try:
         _PlainPickler(buffer, _PROTOCOL).dump(value)
         data = buffer.getvalue()
@@ -61,7 +90,7 @@ def encode_plain(value) -> bytes:
     except RecursionError:
         data = encode(value)
     if len(data) > MAX_VALUE_BYTES:
-        raise ValueError(f"value is {len(data)} bytes encoded, over the limit of {MAX_VALUE_BYTES} bytes")
+        raise _over_limit(len(data))
     return data
 
 

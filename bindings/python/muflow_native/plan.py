@@ -9,14 +9,15 @@ muflow 0.4.0's.
 
 from __future__ import annotations
 
+import ctypes
 import json
 from collections.abc import Mapping
-from ctypes import byref, c_size_t, c_void_p
+from ctypes import byref, c_int, c_size_t, c_void_p
 from typing import Iterator, Optional
 
 import pydantic
 
-from . import _ffi
+from . import _ffi, _text
 from ._handles import NativeHandle
 
 
@@ -58,28 +59,82 @@ class _NativePlan(NativeHandle):
     __slots__ = ()
 
 
+def _construct_model(cls, fields_set: frozenset):
+    """A builder of `cls` instances from trusted field dicts: what `model_construct`
+    does for a model without aliases, defaults to fill or post-init, in four attribute
+    writes, when this pydantic's model_construct is seen to give the same object."""
+    set_attribute = object.__setattr__
+
+    def construct(data: dict):
+        model = cls.__new__(cls)
+        set_attribute(model, "__dict__", data)
+        set_attribute(model, "__pydantic_fields_set__", set(fields_set))
+        set_attribute(model, "__pydantic_extra__", None)
+        set_attribute(model, "__pydantic_private__", None)
+        return model
+
+    sample = {"key": "k", "function": "f", "subject_key": "s", "kwargs": {"a": [1]}, "storage_prefix": "p",
+              "depends_on": ["d"], "depended_on_by": [], "output_files": ["o"], "analysis_id": 3,
+              "dependency_access_map": {"x": "d"}}
+    try:
+        if construct(dict(sample)).__getstate__() == cls.model_construct(**sample).__getstate__():
+            return construct
+    except Exception:  # another pydantic: keep to its public constructor
+        pass
+    return lambda data: cls.model_construct(**data)
+
+
+_construct_node = _construct_model(TaskNode, frozenset(TaskNode.model_fields))
+# The C scanner behind json.loads, without its per-call checks (the text is the library's).
+_scan_json = json.JSONDecoder().scan_once
+# Nodes built per library call: at most this many, and no more once their JSON reaches
+# this many bytes (a node of the ML pipeline holds the whole dataset list).
+_BATCH_NODES = 64
+_BATCH_BYTES = 16384
+
+
 class _NodeMapping(Mapping):
     """`plan.nodes`: node key to TaskNode, in the plan's node order."""
 
     def __init__(self, plan: "TaskPlan"):
         self._plan = plan
-        self._materialised: dict[str, TaskNode] = {}
+        self._materialised: Optional[list] = None
+
+    def _at(self, index: int) -> TaskNode:
+        """The node at `index`, built the first time it is asked for, together with
+        the next few not built yet (nodes are mostly asked for in order) as long as
+        their text stays small."""
+        materialised = self._materialised
+        if materialised is None:
+            materialised = self._materialised = [None] * len(self)
+        node = materialised[index]
+        if node is None:
+            end = min(len(materialised), index + _BATCH_NODES)
+            count = 1
+            while index + count < end and materialised[index + count] is None:
+                count += 1
+            text = _ffi.call_returning_bytes(_ffi.mf_plan_nodes_json, self._plan._native, index, count, _BATCH_BYTES)
+            # The library validated the plan already; build the models without redoing it.
+            node_keys = self._plan._node_key_list
+            for offset, data in enumerate(_scan_json(text.decode("utf-8"), 0)[0]):
+                if node_keys is not None:
+                    # The tracker's own str: a completed set holding it is probed by identity.
+                    data["key"] = node_keys[index + offset]
+                materialised[index + offset] = _construct_node(data)
+            node = materialised[index]
+        return node
 
     def __getitem__(self, key: str) -> TaskNode:
-        node = self._materialised.get(key)
-        if node is None:
-            if not isinstance(key, str) or key not in self._plan._index:
-                raise KeyError(key)
-            # The library validated the plan already; build the model without redoing it.
-            data = json.loads(self._plan._field(self._plan._index[key], _ffi.NODE_JSON))
-            node = self._materialised[key] = TaskNode.model_construct(**data)
-        return node
+        index = self._plan._index.get(key) if isinstance(key, str) else None
+        if index is None:
+            raise KeyError(key)
+        return self._at(index)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._plan._keys)
 
     def __len__(self) -> int:
-        return len(self._plan._keys)
+        return self._plan._count
 
     def __contains__(self, key) -> bool:
         return key in self._plan._index
@@ -96,7 +151,8 @@ class TaskPlan:
         if extra:
             raise TypeError(f"TaskPlan got unexpected fields: {', '.join(sorted(extra))}")
         model = _PlanModel.model_validate({"nodes": nodes, "root_key": root_key})
-        self._adopt(_read_native(model.model_dump_json().encode("utf-8")))
+        data = model.model_dump_json().encode("utf-8")
+        self._adopt(_read_native(data, len(data)))
 
     @classmethod
     def _from_native(cls, native: _NativePlan) -> "TaskPlan":
@@ -105,13 +161,29 @@ class TaskPlan:
         return plan
 
     def _adopt(self, native: _NativePlan) -> None:
+        # Keys and edges are fetched when first needed: a plan built or read only to be
+        # written, stored or submitted never needs them in Python.
         self._native = native
-        self._keys: list[str] = json.loads(_ffi.call_returning_string(_ffi.mf_plan_node_keys, native))
-        self._index = {key: i for i, key in enumerate(self._keys)}
+        self._count: int = _ffi.mf_plan_node_count(native)
+        self._key_list: Optional[list[str]] = None
+        self._key_index: Optional[dict[str, int]] = None
+        self._node_key_list: Optional[list[str]] = None  # each node's own key, once ready_nodes needed them
         self._nodes = _NodeMapping(self)
         self._root_key: Optional[str] = None
-        self._dependencies: Optional[list[list[int]]] = None
         self._ready = None
+
+    @property
+    def _keys(self) -> list[str]:
+        """The keys the nodes are filed under, in node order."""
+        if self._key_list is None:
+            self._key_list = json.loads(_ffi.call_returning_string(_ffi.mf_plan_node_keys, self._native))
+        return self._key_list
+
+    @property
+    def _index(self) -> dict[str, int]:
+        if self._key_index is None:
+            self._key_index = {key: i for i, key in enumerate(self._keys)}
+        return self._key_index
 
     def _field(self, index: int, field: int) -> bytes:
         return _ffi.call_returning_bytes(_ffi.mf_plan_node_field, self._native, index, field)
@@ -128,28 +200,32 @@ class TaskPlan:
 
     # -- Queries ----------------------------------------------------------------------
 
-    def _dependency_indices(self) -> list[list[int]]:
-        if self._dependencies is None:
-            text = _ffi.call_returning_string(_ffi.mf_plan_field_values, self._native, _ffi.NODE_DEPENDS_ON)
-            index = self._index
-            self._dependencies = [[index[k] for k in deps] for deps in json.loads(text)]
-        return self._dependencies
-
     def leaf_nodes(self) -> list[TaskNode]:
         """Nodes without dependencies, in node order."""
         keys = json.loads(_ffi.call_returning_string(_ffi.mf_plan_leaf_nodes, self._native))
         return [self._nodes[k] for k in keys]
 
-    def ready_nodes(self, completed: set[str]) -> list[TaskNode]:
-        """Nodes not in `completed` whose dependencies all are, in node order.
+    def _ready_tracker(self) -> "_ReadyTracker":
+        if self._ready is None:
+            groups, dependencies = json.loads(_ffi.call_returning_string(_ffi.mf_plan_dependency_groups, self._native))
+            node_keys = json.loads(_ffi.call_returning_string(_ffi.mf_plan_field_values, self._native, _ffi.NODE_KEY))
+            if node_keys == self._keys:
+                node_keys = self._keys
+            self._node_key_list = node_keys
+            self._ready = _ReadyTracker(self._keys, self._index, node_keys, groups, dependencies)
+        return self._ready
 
-        Calls with a growing set (the usual loop) cost time proportional to the growth
-        plus one C-speed subset check, not to the size of the plan."""
+    def ready_nodes(self, completed: set[str]) -> list[TaskNode]:
+        """Nodes whose key is not in `completed` and whose dependencies all are, in node
+        order.
+
+        The usual loop, a set that grows by keys of the nodes this returned, costs each
+        call one C-speed subset test of the set plus Python work in proportion to the
+        keys added and the nodes ready, not to the plan (see _ReadyTracker)."""
         if not isinstance(completed, (set, frozenset)):
             completed = set(completed)
-        if self._ready is None:
-            self._ready = _ReadyTracker(self._keys, self._index, self._dependency_indices())
-        return [self._nodes[self._keys[i]] for i in self._ready.ready(completed)]
+        node_at = self._nodes._at
+        return [node_at(i) for i in self._ready_tracker().ready(completed)]
 
     def is_complete(self, completed: set[str]) -> bool:
         return self.root_key in completed
@@ -165,15 +241,31 @@ class TaskPlan:
     # -- Serialisation ----------------------------------------------------------------
 
     def to_json(self) -> str:
-        return _ffi.call_returning_bytes(_ffi.mf_plan_to_json, self._native).decode("utf-8", "surrogatepass")
+        layout, length, ascii = c_void_p(), c_size_t(), c_int()
+        _ffi.check(_ffi.mf_plan_json_layout(byref(layout), byref(length), byref(ascii), self._native))
+        try:
+            target = _text.new_ascii(length.value) if ascii.value else None
+            if target is not None:
+                _ffi.mf_plan_json_write(layout, target[1])
+                return target[0]
+            buffer = ctypes.create_string_buffer(length.value)
+            _ffi.mf_plan_json_write(layout, buffer)
+            return buffer.raw.decode("utf-8")
+        finally:
+            _ffi.mf_plan_json_free(layout)
 
     def to_dict(self) -> dict:
         return json.loads(self.to_json())
 
     @classmethod
     def from_json(cls, s) -> "TaskPlan":
-        data = s.encode("utf-8", "surrogatepass") if isinstance(s, str) else bytes(s)
-        return cls._from_native(_read_native(data))
+        if isinstance(s, str):
+            address = _text.ascii_view(s)
+            if address is not None:
+                return cls._from_native(_read_native(address, len(s)))
+            s = s.encode("utf-8", "surrogatepass")
+        data = bytes(s)
+        return cls._from_native(_read_native(data, len(data)))
 
     @classmethod
     def from_dict(cls, data: dict) -> "TaskPlan":
@@ -191,49 +283,117 @@ class TaskPlan:
         return isinstance(other, TaskPlan) and self.to_json() == other.to_json()
 
     def __repr__(self) -> str:
-        return f"TaskPlan(nodes=<{len(self._keys)} nodes>, root_key={self.root_key!r})"
+        return f"TaskPlan(nodes=<{self._count} nodes>, root_key={self.root_key!r})"
 
 
-def _read_native(data: bytes) -> _NativePlan:
+def _read_native(data, length: int) -> _NativePlan:
+    """The plan read from `length` bytes at `data` (bytes, or an address kept valid by
+    the caller)."""
     handle = c_void_p()
-    _ffi.check(_ffi.mf_plan_from_json(byref(handle), data, len(data)))
+    _ffi.check(_ffi.mf_plan_from_json(byref(handle), data, length))
     return _NativePlan(handle)
 
 
 class _ReadyTracker:
-    """Incremental ready_nodes: remaining-dependency counters updated by the keys that
-    joined the completed set since the previous call."""
+    """Incremental ready_nodes over a plan's grouped edges.
 
-    def __init__(self, keys, index, dependencies):
-        self._keys = keys
-        self._index = index
-        self._dependencies = dependencies
-        self._dependents = [[] for _ in keys]
-        for node, deps in enumerate(dependencies):
-            for d in deps:
-                self._dependents[d].append(node)
-        self._reset()
+    Nodes with the same depends_on list form a group; each group counts its
+    dependencies not yet completed, and `ready` holds the nodes of the groups at zero
+    whose own key is not completed. A call applies only the keys that joined (or left)
+    the completed set since the previous call.
 
-    def _reset(self):
-        self._done: set[str] = set()
-        self._remaining = [len(deps) for deps in self._dependencies]
-        self._waiting = {i for i, n in enumerate(self._remaining) if n == 0}
+    muflow reads the set afresh on every call, so any change to it between calls
+    counts, a removal included. The usual loop adds keys of the nodes the previous
+    call returned; that is confirmed exactly by the size of the set and one C-speed
+    subset test against a copy of the previous set (cost: one hash probe per key of
+    the set, no Python work per node); anything else takes a full comparison."""
+
+    def __init__(self, entry_keys, entry_index, node_keys, group_of_node, group_dependencies):
+        self._entry_index = entry_index
+        self._node_keys = node_keys
+        # Node keys equal the filing keys except in hand-made plan JSON.
+        self._by_node_key = None if node_keys == entry_keys else _indices_by_value(node_keys)
+        self._group_of_node = group_of_node
+        self._members = [[] for _ in group_dependencies]
+        for node, group in enumerate(group_of_node):
+            self._members[group].append(node)
+        self._dependents = [[] for _ in entry_keys]
+        for group, dependencies in enumerate(group_dependencies):
+            for dependency in dependencies:
+                self._dependents[dependency].append(group)
+        self._remaining = [len(dependencies) for dependencies in group_dependencies]
+        self._done = [False] * len(node_keys)
+        self._ready = {node for group, n in enumerate(self._remaining) if n == 0 for node in self._members[group]}
+        self._seen: set[str] = set()  # the plan's keys in the previous set
+        self._previous: Optional[set] = None  # a copy of the previous set
         self._last: list[int] = []
 
+    def _nodes_keyed(self, key: str, entry: Optional[int]):
+        """The nodes whose own key is `key` (`entry`: the node filed under it, if any)."""
+        if self._by_node_key is None:
+            return () if entry is None else (entry,)
+        return self._by_node_key.get(key, ())
+
+    def _relevant(self, key) -> bool:
+        return key in self._entry_index or (self._by_node_key is not None and key in self._by_node_key)
+
+    def _add(self, key: str) -> None:
+        self._seen.add(key)
+        entry = self._entry_index.get(key)
+        done, ready = self._done, self._ready
+        if self._by_node_key is None:
+            if entry is not None:
+                done[entry] = True
+                ready.discard(entry)
+        else:
+            for node in self._by_node_key.get(key, ()):
+                done[node] = True
+                ready.discard(node)
+        if entry is not None:
+            remaining, members = self._remaining, self._members
+            for group in self._dependents[entry]:
+                remaining[group] -= 1
+                if remaining[group] == 0:
+                    ready.update(m for m in members[group] if not done[m])
+
+    def _remove(self, key: str) -> None:
+        self._seen.discard(key)
+        entry = self._entry_index.get(key)
+        for node in self._nodes_keyed(key, entry):
+            self._done[node] = False
+            if self._remaining[self._group_of_node[node]] == 0:
+                self._ready.add(node)
+        if entry is not None:
+            for group in self._dependents[entry]:
+                if self._remaining[group] == 0:
+                    self._ready.difference_update(self._members[group])
+                self._remaining[group] += 1
+
     def ready(self, completed) -> list[int]:
-        if not self._done.issubset(completed):
-            self._reset()
-        keys = self._keys
-        newly = [i for i in self._last if keys[i] in completed]
-        if len(completed) != len(self._done) + len(newly):
-            index = self._index
-            newly = [index[k] for k in completed.difference(self._done) if k in index]
-        for i in newly:
-            self._done.add(keys[i])
-            self._waiting.discard(i)
-            for j in self._dependents[i]:
-                self._remaining[j] -= 1
-                if self._remaining[j] == 0:
-                    self._waiting.add(j)
-        self._last = sorted(i for i in self._waiting if keys[i] not in completed)
+        node_keys, seen, previous = self._node_keys, self._seen, self._previous
+        # Keys of the nodes returned last time that are now completed: not in the
+        # previous set (they were not completed then), so if the set is the previous
+        # one plus these, its size says so and the subset test confirms it.
+        gained = {node_keys[i] for i in self._last if node_keys[i] in completed} - seen
+        if previous is not None and len(completed) == len(previous) + len(gained) and previous <= completed:
+            for key in gained:
+                self._add(key)
+                # One add at a time, as the caller adds: the copy keeps the set's table
+                # layout, so the next subset test reads both tables in step.
+                previous.add(key)
+        else:
+            for key in seen.difference(completed):
+                self._remove(key)
+            for key in completed.difference(seen):
+                if isinstance(key, str) and self._relevant(key):
+                    self._add(key)
+            self._previous = set(completed)
+        self._last = sorted(self._ready)
         return self._last
+
+
+def _indices_by_value(values) -> dict:
+    positions: dict = {}
+    for i, value in enumerate(values):
+        positions.setdefault(value, []).append(i)
+    return positions

@@ -20,9 +20,24 @@ def test_generated_values(obj):
     assert canonical_json(obj) == expected(obj)
 
 
+def _distinct_nan_keys(value) -> int:
+    """The most NaN keys (distinct objects) any one dict in `value` holds."""
+    if isinstance(value, dict):
+        own = sum(1 for k in value if isinstance(k, float) and k != k)
+        return max([own] + [_distinct_nan_keys(v) for v in value.values()])
+    if isinstance(value, (list, tuple)):
+        return max([0] + [_distinct_nan_keys(v) for v in value])
+    return 0
+
+
 @settings(max_examples=scaled(1500))
 @given(obj=non_str_key_dicts())
 def test_generated_non_str_keys(obj):
+    if _distinct_nan_keys(obj) > 1:
+        # Deliberate difference: json.dumps writes the key "NaN" twice; we refuse.
+        with pytest.raises(TypeError):
+            canonical_json(obj)
+        return
     assert canonical_json(obj) == expected(obj)
     assert canonical_json([obj, {"k": obj}]) == expected([obj, {"k": obj}])
 

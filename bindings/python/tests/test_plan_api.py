@@ -341,3 +341,73 @@ def test_ml_pipeline_with_many_datasets_builds():
     last = plan.nodes[loo[-1]]
     assert last.kwargs["leave_out_index"] == n - 1 and last.kwargs["datasets"] == datasets
     assert len(plan.to_json()) > n * n * 10  # every loo_cv node carries the whole list
+
+
+# -- Large and non-ASCII JSON, nodes built on demand -----------------------------------------------
+
+def test_large_plan_json_both_ways_matches_muflow():
+    """A plan whose JSON runs to megabytes (every loo_cv node repeats the dataset list,
+    the dependency list and the access map): written in one piece into a new str, and
+    read back in place from one, as muflow writes and reads it."""
+    kwargs = {"datasets": [f"dataset_{i:05d}" for i in range(250)]}
+    theirs = ml_pipeline(muflow).build_plan("experiment:1", kwargs)
+    ours = ml_pipeline(muflow_native).build_plan("experiment:1", kwargs)
+    text = theirs.to_json()
+    assert len(text) > 8 << 20
+    assert ours.to_json() == text
+    back = TaskPlan.from_json(text)
+    assert back.to_json() == text
+    assert back.nodes[back.root_key].model_dump() == theirs.nodes[theirs.root_key].model_dump()
+    # Not byte for byte repeated: one name differs in one node's list.
+    changed = json.loads(text)
+    last = list(changed["nodes"])[-2]
+    changed["nodes"][last]["kwargs"]["datasets"][-1] = "other"
+    changed_text = json.dumps(changed)
+    assert TaskPlan.from_json(changed_text).to_json() == muflow.TaskPlan.from_json(changed_text).to_json()
+
+
+@pytest.mark.parametrize("text", ["é", "日本", "\U0001F600", "\x7f\x01\n"])
+def test_non_ascii_plans_both_ways_match_muflow(text):
+    kwargs = {"datasets": [text, "b" + text], "note": text * 3}
+    theirs = small_pipeline(muflow).build_plan("tag:" + text, kwargs)
+    ours = small_pipeline(muflow_native).build_plan("tag:" + text, kwargs)
+    written = theirs.to_json()
+    assert ours.to_json() == written
+    for source in (written, written.encode("utf-8")):
+        back = TaskPlan.from_json(source)
+        assert back.to_json() == written
+        assert [n.model_dump() for n in back.nodes.values()] == [n.model_dump() for n in theirs.nodes.values()]
+
+
+def test_nodes_built_in_any_order_equal_muflows(plans):
+    theirs, ours = plans
+    for key in reversed(list(theirs.nodes)):
+        assert ours.nodes[key].model_dump() == theirs.nodes[key].model_dump()
+        assert ours.nodes[key].model_dump_json() == theirs.nodes[key].model_dump_json()
+    assert ours.nodes[key] is ours.nodes[key]  # built once
+    node = ours.nodes[key]
+    node.analysis_id = 5  # an ordinary pydantic model
+    assert node.model_fields_set >= {"analysis_id"} and node.analysis_id == 5
+
+
+def test_ready_nodes_use_each_nodes_own_key():
+    """In plan JSON a node may be filed under a key other than its `key`; muflow's
+    ready_nodes tests the node's `key` against the completed set and its depends_on
+    (filing keys) too."""
+    def node(key, deps=()):
+        return {"key": key, "function": "f", "subject_key": "s", "kwargs": {}, "storage_prefix": "p",
+                "depends_on": list(deps)}
+    text = json.dumps({"nodes": {"a": node("x"), "b": node("b", ["a"]), "c": node("x", ["b"])}, "root_key": "c"})
+    theirs, ours = muflow.TaskPlan.from_json(text), TaskPlan.from_json(text)
+    for completed in [set(), {"a"}, {"x"}, {"a", "b"}, {"x", "b"}, {"a", "x", "b"}, {"b"}]:
+        done = set()
+        assert [n.key for n in ours.ready_nodes(done)] == [n.key for n in theirs.ready_nodes(done)]
+        done |= completed  # the same set object, grown by more than the nodes returned
+        assert [n.key for n in ours.ready_nodes(done)] == [n.key for n in theirs.ready_nodes(done)], completed
+    theirs_done, ours_done = set(), set()
+    for _ in range(4):  # the usual loop, which this plan stalls (a's own key is "x")
+        ready_theirs = [n.key for n in theirs.ready_nodes(theirs_done)]
+        assert [n.key for n in ours.ready_nodes(ours_done)] == ready_theirs
+        theirs_done.update(ready_theirs)
+        ours_done.update(ready_theirs)
+    assert ours_done == theirs_done == {"x"}

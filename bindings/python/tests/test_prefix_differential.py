@@ -23,6 +23,7 @@ from json_strategies import (
     text,
 )
 from muflow.storage.base import compute_prefix as muflow_prefix
+from muflow_native.storage import base as storage_base
 from muflow_native.storage.base import compute_prefixes
 
 
@@ -104,6 +105,28 @@ def test_batch_shared_datasets_list_large():
     expected = [muflow_prefix(d) for d in dicts]
     assert compute_prefixes(dicts) == expected
     assert compute_prefixes(dicts, "x", ["datasets"]) == [muflow_prefix(d, "x", ["datasets"]) for d in dicts]
+
+
+@settings(max_examples=scaled(300))
+@given(data=st.data(), dicts=st.lists(hash_dicts(max_leaves=8), min_size=2, max_size=12), base=base_prefixes)
+def test_batch_in_two_halves_matches_one_by_one(data, dicts, base):
+    """Long batches are hashed as two halves on two threads; any split gives the same."""
+    identity_keys = data.draw(st.none() | identity_keys_for({k: v for d in dicts for k, v in d.items()}))
+    expected = [muflow_prefix(d, base, identity_keys) for d in dicts]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage_base, "PARALLEL_BATCH", 2)
+        assert compute_prefixes(dicts, base, identity_keys) == expected
+
+
+def test_batch_labels_the_library_assembles():
+    """Task strings the library writes into the prefix itself (quotes, controls, astral
+    characters, lone surrogates), a missing task, and non-str tasks falling back."""
+    tasks = ["ml.loo_cv", "\ud800\udc00", 'quo"te', "back\\slash", "tab\tnew\nline", "caf\u00e9 \U0001f600", "\ud800lone", ""]
+    dicts = [{"task": tasks[i % len(tasks)], "i": i} for i in range(5000)]
+    dicts.append({"no_task": True})
+    assert compute_prefixes(dicts) == [muflow_prefix(d) for d in dicts]
+    dicts[2500]["task"] = 7
+    assert compute_prefixes(dicts, "base/\u00e9") == [muflow_prefix(d, "base/\u00e9") for d in dicts]
 
 
 def test_batch_empty():

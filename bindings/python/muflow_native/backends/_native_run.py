@@ -10,11 +10,13 @@ from .._handles import NativeHandle
 
 
 class NativeRun(NativeHandle):
-    """One mf_run: workers call `next` (which waits without holding the GIL) until it
-    returns EVENT_DONE, run the nodes they are handed, and `finish` them."""
+    """One mf_run: workers call `next_nodes` (which waits without holding the GIL) until
+    it returns no event, run the nodes they are handed, and finish them (or give back
+    those they did not start)."""
 
     _free = _ffi.mf_run_free
-    __slots__ = ()
+    # Set by `cancel`, for workers that check between the nodes of a list.
+    __slots__ = ("cancelled",)
 
     @classmethod
     def start(cls, plan, *, continue_on_failure: bool, durable: bool, report_settled: bool,
@@ -27,13 +29,26 @@ class NativeRun(NativeHandle):
         policy = _ffi.FAILURE_CONTINUE_INDEPENDENT if continue_on_failure else _ffi.FAILURE_STOP
         handle = c_void_p()
         _ffi.check(_ffi.mf_run_new(byref(handle), plan._native, _native_registry.registry, policy, flags))
-        return cls(handle)
+        run = cls(handle)
+        run.cancelled = False
+        return run
 
-    def next(self) -> tuple[int, int]:
-        kind = c_int()
-        index = c_size_t()
-        _ffi.check(_ffi.mf_run_next(self, byref(kind), byref(index)))
-        return kind.value, index.value
+    def next_nodes(self, buffer: "EventBuffer", capacity: int, workers: int) -> list[tuple[int, int]]:
+        """Up to `capacity` (kind, index) events at once, for one of `workers` workers
+        (see mf_run_next_nodes); an empty list once the run is over."""
+        _ffi.check(_ffi.mf_run_next_nodes(self, capacity, workers, buffer.kinds, buffer.indices, byref(buffer.count)))
+        count = buffer.count.value
+        return list(zip(buffer.kinds[:count], buffer.indices[:count]))
+
+    def finish_nodes(self, indices: list[int]) -> None:
+        """Reports nodes whose tasks succeeded, in one call."""
+        if indices:
+            _ffi.check(_ffi.mf_run_finish_nodes(self, (c_size_t * len(indices))(*indices), len(indices)))
+
+    def return_nodes(self, indices: list[int]) -> None:
+        """Gives back nodes handed out whose tasks did not start."""
+        if indices:
+            _ffi.check(_ffi.mf_run_return_nodes(self, (c_size_t * len(indices))(*indices), len(indices)))
 
     def storage_handle(self, index: int) -> c_void_p:
         handle = c_void_p()
@@ -48,6 +63,7 @@ class NativeRun(NativeHandle):
             _ffi.check(_ffi.mf_run_finish_node(self, index, 0, _c_text(message), _c_text(details)))
 
     def cancel(self) -> None:
+        self.cancelled = True
         if self._handle is not None:
             _ffi.mf_run_cancel(self)
 
@@ -55,6 +71,17 @@ class NativeRun(NativeHandle):
         progress = _ffi.RunProgress()
         _ffi.check(_ffi.mf_run_get_progress(self, byref(progress)))
         return progress
+
+
+class EventBuffer:
+    """The arrays one worker's mf_run_next_nodes calls fill."""
+
+    __slots__ = ("kinds", "indices", "count")
+
+    def __init__(self, capacity: int):
+        self.kinds = (c_int * capacity)()
+        self.indices = (c_size_t * capacity)()
+        self.count = c_size_t()
 
 
 def _c_text(text: str) -> bytes:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol, runtime_checkabl
 from .. import _ffi
 from ..context.task import TaskContext
 from ..storage.local import LocalStorageBackend
-from ._native_run import NativeRun
+from ._native_run import EventBuffer, NativeRun
+from ._node_tasks import PlanColumns, RunNodeStorage, TaskCaller
 
 if TYPE_CHECKING:
     from ..plan import TaskPlan
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from .handle import PlanHandle
 
 _log = logging.getLogger(__name__)
+
+# Nodes handed to a worker at once, at most (see _Execution._work), and the time after
+# which a task counts as slow: its worker then takes one node at a time.
+_MAX_BATCH = 64
+_SLOW_TASK = 0.001
 
 
 @runtime_checkable
@@ -143,7 +149,7 @@ class LocalBackend:
         return PlanHandle(
             backend="local",
             plan_id=plan_id,
-            node_prefixes=plan._storage_prefixes(),
+            node_prefixes=execution.columns.node_prefixes(),
             storage_type="local",
             storage_config={},
         )
@@ -175,6 +181,9 @@ class _Execution:
         self._raised: Optional[BaseException] = None
         self._pool = None
         self._threads: list[threading.Thread] = []
+        self.columns = PlanColumns(plan)
+        self._caller = TaskCaller(backend.registry_get, self.columns, backend.progress_reporter, run_task,
+                                  DependencyStorages)
 
     def run(self, on_progress, interval: float, started: float) -> None:
         workers = self._backend.workers
@@ -231,53 +240,94 @@ class _Execution:
 
     def _work(self) -> None:
         run = self._run
-        keys = self._plan._keys
+        # Node by node when every node is reported as it ends (callbacks) or when each
+        # task waits on another process anyway; else lists of nodes that grow while
+        # their tasks are fast, to pay the library calls once per list.
+        one_at_a_time = self._pool is not None or any(
+            c is not None for c in (self._on_start, self._on_complete, self._on_failure))
+        buffer = EventBuffer(_MAX_BATCH)
+        capacity = 1
         try:
             while True:
-                kind, index = run.next()
-                if kind == _ffi.EVENT_DONE:
+                events = run.next_nodes(buffer, capacity, self._backend.workers)
+                if not events:
                     return
-                key = keys[index]
-                if kind == _ffi.EVENT_RUN:
-                    self._run_node(index, key)
-                elif kind == _ffi.EVENT_FAILED:
-                    self._failed(key, _ffi.last_error_message(), "")
-                else:
-                    if self._on_start:
-                        self._on_start(key)
-                    if self._on_complete:
-                        self._on_complete(key)
+                fast = self._work_on(events)
+                capacity = min(capacity * 4, _MAX_BATCH) if fast and not one_at_a_time else 1
         except BaseException as exc:  # a callback raised: stop the run, re-raise in submit_plan
             with self._lock:
                 if self._raised is None:
                     self._raised = exc
             run.cancel()
 
-    def _run_node(self, index: int, key: str) -> None:
-        node = self._plan.nodes[key]
-        if self._on_start:
-            self._on_start(key)
-        storage = LocalStorageBackend._adopt(self._run.storage_handle(index), node.storage_prefix)
+    def _work_on(self, events: list[tuple[int, int]]) -> bool:
+        """Runs the tasks of the nodes of one list of events; reports the successes at
+        the end (unless reporting each) and gives back the nodes not started when the
+        run stops or a slow task makes the rest better taken by other workers. True if
+        every task was fast."""
+        run = self._run
+        keys = self._plan._keys
+        if events[-1][0] == _ffi.EVENT_FAILED:  # first: no node of the list starts after it
+            self._failed(keys[events[-1][1]], _ffi.last_error_message(), "",
+                         function=self.columns.functions[events[-1][1]])
+            events = events[:-1]
+        unstarted = [index for kind, index in events if kind == _ffi.EVENT_RUN]
+        started = 0
+        succeeded: list[int] = []
+        slow = False
+        report_each = self._on_complete is not None or self._on_failure is not None
+        try:
+            for kind, index in events:
+                if kind != _ffi.EVENT_RUN:
+                    if self._on_start:
+                        self._on_start(keys[index])
+                    if self._on_complete:
+                        self._on_complete(keys[index])
+                    continue
+                if self._stopping() or (slow and self._backend.workers > 1):
+                    break
+                if self._on_start:
+                    self._on_start(keys[index])
+                started += 1
+                begun = time.perf_counter()
+                error = self._run_node(index)
+                slow = time.perf_counter() - begun > _SLOW_TASK
+                if error is None and not report_each:
+                    succeeded.append(index)
+                else:
+                    self._finish(index, error)
+        finally:
+            run.finish_nodes(succeeded)
+            run.return_nodes(unstarted[started:])
+        return not slow
+
+    def _stopping(self) -> bool:
+        """No further node of a list starts: the run was cancelled, a callback raised, or
+        a node failed and the run stops on failures."""
+        if self._run.cancelled or self._raised is not None:
+            return True
+        return self._first_failure is not None and not self._backend.continue_on_failure
+
+    def _run_node(self, index: int) -> Optional[tuple[str, str]]:
+        """Runs a node's task: None, or (message, traceback) for a failure."""
+        storage = RunNodeStorage(self._run, index, self.columns.prefixes[index])
         try:
             if self._pool is not None:
-                error = self._pool.run(node, storage)
-            else:
-                error = self._call_task(node, storage)
+                return self._pool.run(self._plan.nodes[self._plan._keys[index]], storage)
+            return self._caller.call(index, storage)
         except BaseException as exc:
-            error = (str(exc), traceback.format_exc())
+            return str(exc), traceback.format_exc()
         finally:
-            storage._native.close()
+            storage.close()
+
+    def _finish(self, index: int, error: Optional[tuple[str, str]]) -> None:
+        key = self._plan._keys[index]
         self._run.finish(index, error)
         if error is None:
             if self._on_complete:
                 self._on_complete(key)
         else:
-            self._failed(key, *error, function=node.function)
-
-    def _call_task(self, node, storage) -> Optional[tuple[str, str]]:
-        context = TaskContext(storage, node.kwargs, DependencyStorages(node.dependency_access_map),
-                              self._backend.progress_reporter)
-        return run_task(self._backend.registry_get, node.function, node.kwargs, context)
+            self._failed(key, *error, function=self.columns.functions[index])
 
     def _failed(self, key: str, message: str, details: str, function: Optional[str] = None) -> None:
         with self._lock:
@@ -307,7 +357,7 @@ def run_task(registry_get, function: str, kwargs: dict, context: TaskContext) ->
 
 
 class DependencyStorages(Mapping):
-    """Access key to dependency storage, opened on first use: a node with many
+    """Access key to dependency storage, opened read-only on first use: a node with many
     dependencies opens only those its task reads."""
 
     def __init__(self, prefixes: dict[str, str]):
@@ -317,7 +367,7 @@ class DependencyStorages(Mapping):
     def __getitem__(self, key: str) -> LocalStorageBackend:
         storage = self._opened.get(key)
         if storage is None:
-            storage = self._opened[key] = LocalStorageBackend(self._prefixes[key])
+            storage = self._opened[key] = LocalStorageBackend(self._prefixes[key], allowed_outputs=set())
         return storage
 
     def __iter__(self):

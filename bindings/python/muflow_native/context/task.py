@@ -107,8 +107,8 @@ def create_local_context(
     progress_reporter: Optional[ProgressReporter] = None,
 ) -> TaskContext:
     """A TaskContext on local directories: `path` for outputs, `dependency_paths`
-    mapping access keys to the dependencies' directories."""
+    mapping access keys to the dependencies' directories (read-only)."""
     from ..storage.local import LocalStorageBackend
 
-    dependencies = {key: LocalStorageBackend(p) for key, p in (dependency_paths or {}).items()}
+    dependencies = {key: LocalStorageBackend(p, allowed_outputs=set()) for key, p in (dependency_paths or {}).items()}
     return TaskContext(LocalStorageBackend(path), kwargs, dependencies, progress_reporter)

@@ -3,7 +3,10 @@ and content-addressed prefixes computed by the native hasher."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
+import json
+import os
 import threading
 from typing import IO, Any, Iterable, Optional, Protocol, runtime_checkable
 
@@ -84,11 +87,63 @@ def compute_prefixes(
     if not hash_dicts:
         return []
     labels = [d.get("task", "unknown") for d in hash_dicts]
+    if not identity_keys and set(map(type, labels)) == {str} and _plain_text(base_prefix):
+        # Every label is the task string itself: the library assembles the prefixes.
+        base = base_prefix.encode("utf-8")
+        texts = _split_across_cores(lambda part: [_values.call_with_value(_prefixes_of_many, part, base)], hash_dicts)
+        # JSON spells a character beyond U+FFFF as a surrogate pair, which a str may also
+        # hold as two separate code points: such labels take the path that keeps them.
+        if not any("\\ud" in text for text in texts):
+            return [prefix for text in texts for prefix in json.loads(text)]
     if identity_keys:
         hash_dicts = [_identity(d, identity_keys) for d in hash_dicts]
-    digests = _values.call_with_value(_digests_of_many, hash_dicts, len(hash_dicts))
+    digests = "".join(_split_across_cores(
+        lambda part: [_values.call_with_value(_digests_of_many, part, len(part))], hash_dicts))
     width = _ffi.DIGEST_LENGTH
     return [f"{base_prefix}/{label}/{digests[i * width:(i + 1) * width]}" for i, label in enumerate(labels)]
+
+
+# A batch this long is hashed in two halves at once, the second on a helper thread (the
+# native call releases the GIL); below it, handing work over costs more than it saves.
+PARALLEL_BATCH = 4096
+_helper_lock = threading.Lock()
+_helper: Optional[concurrent.futures.ThreadPoolExecutor] = None
+
+
+def _split_across_cores(hash_part, items: list) -> list:
+    """`hash_part(items)`, computed as two halves in parallel when that pays."""
+    if len(items) < PARALLEL_BATCH or _usable_cpus() < 2:
+        return hash_part(items)
+    half = len(items) // 2
+    second = _helper_thread().submit(hash_part, items[half:])
+    first = hash_part(items[:half])
+    return first + second.result()
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _helper_thread() -> concurrent.futures.ThreadPoolExecutor:
+    global _helper
+    with _helper_lock:
+        if _helper is None:
+            _helper = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="muflow-hash")
+        return _helper
+
+
+def _plain_text(text) -> bool:
+    """True for a str the library takes as it is: UTF-8 encodable, with no NUL byte."""
+    if type(text) is not str or "\0" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _identity(hash_dict: dict, identity_keys) -> dict:
@@ -109,6 +164,10 @@ def _digest_of_one(fmt, data, length) -> str:
     if status != _ffi.OK:
         raise _ffi.error_for(status)
     return out.value.decode("ascii")
+
+
+def _prefixes_of_many(fmt, data, length, base: bytes) -> str:
+    return _ffi.call_returning_string(_ffi.mf_compute_prefixes, fmt, data, length, base, None)
 
 
 def _digests_of_many(fmt, data, length, count) -> str:

@@ -23,8 +23,10 @@ class LocalStorageBackend:
     """A node's output directory.
 
     With `hash_dict`, the directory is ``path / compute_prefix(hash_dict, base_prefix,
-    identity_keys)``. `allowed_outputs`: None allows any name, an empty set makes the
-    storage read-only, a set allows only its names. Files are written once each,
+    identity_keys)``, which must stay inside `path`: a prefix that is absolute (from an
+    empty or absolute base_prefix) or has a ``..`` component is a ValueError.
+    `allowed_outputs`: None allows any name, an empty set makes the storage read-only, a
+    set allows only its names. Files are written once each,
     atomically; ``context.json`` and ``manifest.json`` are reserved for the executor;
     no name may reach outside the directory, through ``..`` or through a symlink.
     Set `durable` to sync every file to the disk before the manifest names it.
@@ -40,9 +42,8 @@ class LocalStorageBackend:
         *,
         durable: bool = False,
     ):
-        if hash_dict is not None:
-            path = Path(path) / compute_prefix(hash_dict, base_prefix, identity_keys)
-        self._path = Path(path)
+        prefix = None if hash_dict is None else compute_prefix(hash_dict, base_prefix, identity_keys)
+        self._path = Path(path) if prefix is None else Path(path) / prefix
         flags = _ffi.STORAGE_DURABLE if durable else 0
         allowed = None
         if allowed_outputs is not None:
@@ -50,7 +51,11 @@ class LocalStorageBackend:
             allowed = json.dumps(sorted(allowed_outputs)).encode("ascii")
         self._allowed_outputs = allowed_outputs
         handle = c_void_p()
-        _ffi.check(_ffi.mf_storage_new(byref(handle), _encode_path(self._path), flags, allowed))
+        if prefix is None:
+            _ffi.check(_ffi.mf_storage_new(byref(handle), _encode_path(self._path), flags, allowed))
+        else:
+            base, relative = _encode_path(Path(path)), _encode_path(prefix, "storage prefix")
+            _ffi.check(_ffi.mf_storage_new_in(byref(handle), base, relative, flags, allowed))
         self._native = _NativeStorage(handle)
 
     @classmethod
@@ -150,8 +155,8 @@ class LocalStorageBackend:
         _ffi.check(_ffi.mf_storage_write_manifest(self._native))
 
 
-def _encode_path(path: Path) -> bytes:
+def _encode_path(path, what: str = "storage path") -> bytes:
     text = str(path)
     if "\0" in text:
-        raise ValueError("storage path must not contain a NUL byte")
+        raise ValueError(f"{what} must not contain a NUL byte: {text!r}")
     return text.encode("utf-8", "surrogatepass")
