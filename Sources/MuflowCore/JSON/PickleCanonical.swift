@@ -220,7 +220,9 @@ public enum PickleCanonical {
                 case .container(nil), .notKept: return nil                 // being built, or not kept
                 }
             case 0x7D, 0x5D:                                               // EMPTY_DICT, EMPTY_LIST
-                guard depth < maxDepth else { return nil }
+                // Deeper values go to the full reader, which does not recurse: four frames
+                // a level here would overflow the stack of an unoptimised build near 1,000.
+                guard depth < min(maxDepth, 200) else { return nil }
                 let slot = reserveMemo()
                 guard op == 0x7D ? dictionary(depth: depth) : list(depth: depth) else { return nil }
                 if let slot, streaming && depth == 1 {
