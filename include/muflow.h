@@ -467,8 +467,10 @@ void mf_plan_json_free(mf_plan_json *layout);
  *  may be filed under a key other than its "key" field, as muflow allows; lookups,
  *  depends_on and the returned key lists use the filing keys. The plan must also be
  *  usable: root_key and every depends_on key name a node, and the nodes form no
- *  cycle. Errors: MF_ERR_INVALID_ARGUMENT (the message gives the path of the culprit,
- *  e.g. "nodes.<key>.depends_on.0"), MF_ERR_CYCLE (naming one cycle), MF_ERR_LIMIT. */
+ *  cycle. Like pydantic, it takes only Unicode text: a surrogate code point (D800 to
+ *  DFFF) that is not half of a pair, escaped or encoded, is refused. Errors:
+ *  MF_ERR_INVALID_ARGUMENT (the message gives the path of the culprit, e.g.
+ *  "nodes.<key>.depends_on.0"), MF_ERR_CYCLE (naming one cycle), MF_ERR_LIMIT. */
 mf_status mf_plan_from_json(mf_plan **out, const char *json, size_t length);
 
 /** The number of nodes; 0 for NULL. */
@@ -522,6 +524,50 @@ mf_status mf_plan_node_field(char **out, size_t *out_len, const mf_plan *plan, s
  *  MF_ERR_NOT_FOUND (start out of range), MF_ERR_INVALID_ARGUMENT (max_count 0). */
 mf_status mf_plan_nodes_json(char **out, size_t *out_len, const mf_plan *plan, size_t start,
                              size_t max_count, size_t byte_budget);
+
+/** A plan's nodes as Python pickles (protocol 4), for a Python binding that builds its
+ *  node objects with pickle's C unpickler. Large values the plan holds once and more
+ *  than one node refers to (a kwargs dict, a value in kwargs, a depends_on,
+ *  depended_on_by or output_files list, an access map; found by storage, not by
+ *  content) are written once, by mf_node_pickler_shared, and appear in node pickles as
+ *  persistent ids (BINPERSID of an int pid): pid >> 1 is the shared value's number;
+ *  pid & 1 is 1 where the node holds its own shallow copy of it (its kwargs dict, edge
+ *  lists and access map) and 0 where nodes share the value itself (a value inside
+ *  kwargs, shared as muflow's build_plan shares it). Unpickle with a persistent_load
+ *  that returns (a copy of) the unpickled mf_node_pickler_shared value. */
+typedef struct mf_node_pickler mf_node_pickler;
+
+/** Makes a pickler for `plan`, finding its shared values (one look-up per node field
+ *  and kwargs value). The pickler keeps the plan's data alive: the plan may be freed
+ *  first. Immutable: may be used from several threads at once. Free it with
+ *  mf_node_pickler_free. Errors: MF_ERR_INVALID_ARGUMENT (NULL out or plan). */
+mf_status mf_node_pickler_new(mf_node_pickler **out, const mf_plan *plan);
+
+/** Releases a pickler. NULL is accepted. */
+void mf_node_pickler_free(mf_node_pickler *pickler);
+
+/** The number of shared values (ids 0 ... count-1); 0 for NULL. */
+size_t mf_node_pickler_shared_count(const mf_node_pickler *pickler);
+
+/** Nodes `start`, `start` + 1, ... as the pickle of a list of dicts holding each
+ *  node's fields in TaskNode's order, as json.loads reads MF_NODE_JSON (NaN and
+ *  infinities are None, integers of any size exact), except that strings keep a lone
+ *  surrogate (pickle's "surrogatepass" UTF-8; MF_NODE_JSON cannot write one and fails)
+ *  and shared values are persistent ids. Equal strings within one pickle (field names,
+ *  a storage prefix equal to its key) may be one memoized object.
+ *  At most `max_count` nodes, and no further node once the pickle reaches
+ *  `byte_budget` bytes (at least one node). `*out` (binary: read `*out_len` bytes) is
+ *  freed with mf_string_free. Errors: MF_ERR_INVALID_ARGUMENT (NULL out, out_len or
+ *  pickler; max_count 0), MF_ERR_NOT_FOUND (start out of range). */
+mf_status mf_node_pickler_nodes(char **out, size_t *out_len, const mf_node_pickler *pickler,
+                                size_t start, size_t max_count, size_t byte_budget);
+
+/** Shared value `id` as a pickle; the shared values it holds (a kwargs dict's values)
+ *  are persistent ids as in mf_node_pickler_nodes. `*out` (binary: read `*out_len`
+ *  bytes) is freed with mf_string_free. Errors: MF_ERR_INVALID_ARGUMENT (NULL out,
+ *  out_len or pickler), MF_ERR_NOT_FOUND (id out of range). */
+mf_status mf_node_pickler_shared(char **out, size_t *out_len, const mf_node_pickler *pickler,
+                                 size_t id);
 
 /** The keys of all nodes in order, as a JSON array (free with mf_string_free). */
 mf_status mf_plan_node_keys(char **out_json, const mf_plan *plan);

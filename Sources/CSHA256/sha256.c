@@ -91,6 +91,60 @@ static void compress_x86_sha(uint32_t state[8], const uint8_t *data, size_t bloc
     _mm_storeu_si128((__m128i *)&state[4], _mm_alignr_epi8(dchg, feba, 8));
 }
 
+/* Two independent messages, `blocks` blocks each, their rounds interleaved: one
+ * message's rounds wait on the previous round's result, so a second message's rounds
+ * fill the gaps (nearly twice the throughput of two calls). */
+__attribute__((target("sha,sse4.1,ssse3")))
+static void compress_x86_sha_two(uint32_t state_a[8], const uint8_t *data_a,
+                                 uint32_t state_b[8], const uint8_t *data_b, size_t blocks) {
+    const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i abef[2], cdgh[2];
+    uint32_t *states[2] = {state_a, state_b};
+    for (int m = 0; m < 2; m++) {
+        __m128i dcba = _mm_loadu_si128((const __m128i *)&states[m][0]);
+        __m128i hgfe = _mm_loadu_si128((const __m128i *)&states[m][4]);
+        __m128i badc = _mm_shuffle_epi32(dcba, 0xB1);
+        __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+        abef[m] = _mm_alignr_epi8(badc, efgh, 8);
+        cdgh[m] = _mm_blend_epi16(efgh, badc, 0xF0);
+    }
+    for (; blocks > 0; blocks--, data_a += 64, data_b += 64) {
+        const __m128i abef_a = abef[0], cdgh_a = cdgh[0], abef_b = abef[1], cdgh_b = cdgh[1];
+        __m128i wa[4], wb[4];
+        for (int i = 0; i < 4; i++) {
+            wa[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data_a + 16 * i)), byte_swap);
+            wb[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data_b + 16 * i)), byte_swap);
+        }
+        for (int group = 0; group < 16; group++) {
+            if (group >= 4) {
+                __m128i na = _mm_sha256msg1_epu32(wa[group & 3], wa[(group + 1) & 3]);
+                __m128i nb = _mm_sha256msg1_epu32(wb[group & 3], wb[(group + 1) & 3]);
+                na = _mm_add_epi32(na, _mm_alignr_epi8(wa[(group + 3) & 3], wa[(group + 2) & 3], 4));
+                nb = _mm_add_epi32(nb, _mm_alignr_epi8(wb[(group + 3) & 3], wb[(group + 2) & 3], 4));
+                wa[group & 3] = _mm_sha256msg2_epu32(na, wa[(group + 3) & 3]);
+                wb[group & 3] = _mm_sha256msg2_epu32(nb, wb[(group + 3) & 3]);
+            }
+            const __m128i k = _mm_loadu_si128((const __m128i *)&round_constants[4 * group]);
+            __m128i ma = _mm_add_epi32(wa[group & 3], k);
+            __m128i mb = _mm_add_epi32(wb[group & 3], k);
+            cdgh[0] = _mm_sha256rnds2_epu32(cdgh[0], abef[0], ma);
+            cdgh[1] = _mm_sha256rnds2_epu32(cdgh[1], abef[1], mb);
+            abef[0] = _mm_sha256rnds2_epu32(abef[0], cdgh[0], _mm_shuffle_epi32(ma, 0x0E));
+            abef[1] = _mm_sha256rnds2_epu32(abef[1], cdgh[1], _mm_shuffle_epi32(mb, 0x0E));
+        }
+        abef[0] = _mm_add_epi32(abef[0], abef_a);
+        cdgh[0] = _mm_add_epi32(cdgh[0], cdgh_a);
+        abef[1] = _mm_add_epi32(abef[1], abef_b);
+        cdgh[1] = _mm_add_epi32(cdgh[1], cdgh_b);
+    }
+    for (int m = 0; m < 2; m++) {
+        __m128i feba = _mm_shuffle_epi32(abef[m], 0x1B);
+        __m128i dchg = _mm_shuffle_epi32(cdgh[m], 0xB1);
+        _mm_storeu_si128((__m128i *)&states[m][0], _mm_blend_epi16(feba, dchg, 0xF0));
+        _mm_storeu_si128((__m128i *)&states[m][4], _mm_alignr_epi8(dchg, feba, 8));
+    }
+}
+
 static int cpu_has_sha_extensions(void) {
     unsigned eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
@@ -167,4 +221,56 @@ void muflow_sha256_final(muflow_sha256 *context, uint8_t digest[MUFLOW_SHA256_DI
         digest[4 * i + 2] = (uint8_t)(context->state[i] >> 8);
         digest[4 * i + 3] = (uint8_t)context->state[i];
     }
+}
+
+/* A short message with its padding, in `padded` (room for MUFLOW_SHA256_PAIR_MAX + 72
+ * bytes); returns the number of blocks. */
+static size_t pad_message(const uint8_t *message, size_t length, uint8_t *padded) {
+    size_t total = (length + 9 + 63) / 64 * 64;
+    memcpy(padded, message, length);
+    memset(padded + length, 0, total - length);
+    padded[length] = 0x80;
+    uint64_t bits = (uint64_t)length * 8;
+    for (int i = 0; i < 8; i++) padded[total - 1 - i] = (uint8_t)(bits >> (8 * i));
+    return total / 64;
+}
+
+static void write_digest(const uint32_t state[8], uint8_t digest[MUFLOW_SHA256_DIGEST_LENGTH]) {
+    for (int i = 0; i < 8; i++) {
+        digest[4 * i] = (uint8_t)(state[i] >> 24);
+        digest[4 * i + 1] = (uint8_t)(state[i] >> 16);
+        digest[4 * i + 2] = (uint8_t)(state[i] >> 8);
+        digest[4 * i + 3] = (uint8_t)state[i];
+    }
+}
+
+static void digest_one(const uint8_t *message, size_t length, uint8_t digest[MUFLOW_SHA256_DIGEST_LENGTH]) {
+    muflow_sha256 context;
+    muflow_sha256_init(&context);
+    muflow_sha256_update(&context, message, length);
+    muflow_sha256_final(&context, digest);
+}
+
+void muflow_sha256_pair(const uint8_t *a, size_t a_length, const uint8_t *b, size_t b_length,
+                        uint8_t digest_a[MUFLOW_SHA256_DIGEST_LENGTH], uint8_t digest_b[MUFLOW_SHA256_DIGEST_LENGTH]) {
+    compress_function compress = compressor();
+#ifdef MUFLOW_SHA256_X86
+    if (compress == compress_x86_sha && a_length <= MUFLOW_SHA256_PAIR_MAX && b_length <= MUFLOW_SHA256_PAIR_MAX) {
+        uint8_t padded_a[MUFLOW_SHA256_PAIR_MAX + 72], padded_b[MUFLOW_SHA256_PAIR_MAX + 72];
+        size_t blocks_a = pad_message(a, a_length, padded_a), blocks_b = pad_message(b, b_length, padded_b);
+        size_t both = blocks_a < blocks_b ? blocks_a : blocks_b;
+        muflow_sha256 state_a, state_b;
+        muflow_sha256_init(&state_a);
+        muflow_sha256_init(&state_b);
+        compress_x86_sha_two(state_a.state, padded_a, state_b.state, padded_b, both);
+        if (blocks_a > both) compress_x86_sha(state_a.state, padded_a + 64 * both, blocks_a - both);
+        if (blocks_b > both) compress_x86_sha(state_b.state, padded_b + 64 * both, blocks_b - both);
+        write_digest(state_a.state, digest_a);
+        write_digest(state_b.state, digest_b);
+        return;
+    }
+#endif
+    (void)compress;
+    digest_one(a, a_length, digest_a);
+    digest_one(b, b_length, digest_b);
 }

@@ -4,7 +4,7 @@ import MuflowCore
 /// The Swift object behind `mf_pipeline *`: the pipeline and the jobs supplied up front.
 final class PipelineHandle {
     var pipeline: Pipeline
-    var suppliedJobs: [JSONString: [JSONObject]] = [:]
+    var suppliedJobs: [JSONString: StepJobs] = [:]
 
     init(_ pipeline: Pipeline) { self.pipeline = pipeline }
 }
@@ -62,7 +62,7 @@ public func mf_pipeline_set_step_jobs(_ pipeline: OpaquePointer?, _ stepName: Un
         guard let step = handle.pipeline.step(named: name) else {
             throw MuflowError(.notFound, "pipeline '\(handle.pipeline.name)' has no step named '\(name)'")
         }
-        handle.suppliedJobs[name] = try jobs(of: step, from: try readValue(format, data, length))
+        handle.suppliedJobs[name] = try readJobs(of: step, format, data, length)
     }
 }
 
@@ -99,8 +99,8 @@ public func mf_pipeline_build(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ pi
         let options = PlanBuildOptions(basePrefix: base, strict: flags & UInt32(MF_BUILD_STRICT) != 0)
         // Copies, so that a callback changing the pipeline cannot disturb this build.
         let (steps, supplied) = (handle.pipeline, handle.suppliedJobs)
-        let plan = try steps.buildPlan(subjectKey: subject, kwargs: pipelineKwargs, registry: registry,
-                                       options: options) { step in
+        let plan = try steps.buildPlanFromStepJobs(subjectKey: subject, kwargs: pipelineKwargs, registry: registry,
+                                                   options: options) { step in
             if let jobs = supplied[step.name] { return jobs }
             return try askForJobs(of: step, callback: jobsCallback, userData: userData)
         }
@@ -109,7 +109,7 @@ public func mf_pipeline_build(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ pi
 }
 
 private func askForJobs(of step: PipelineStep, callback: mf_jobs_callback?,
-                        userData: UnsafeMutableRawPointer?) throws -> [JSONObject] {
+                        userData: UnsafeMutableRawPointer?) throws -> StepJobs {
     var format = MF_FORMAT_JSON
     var data: UnsafeRawPointer?
     var length = 0
@@ -120,10 +120,21 @@ private func askForJobs(of step: PipelineStep, callback: mf_jobs_callback?,
         guard status == MF_OK else { throw callbackFailure(status, step: step) }
     }
     guard data != nil else {
-        if step.kind == .single { return [JSONObject()] }
+        if step.kind == .single { return StepJobs([JSONObject()]) }
         throw invalidArgument("forEach step '\(step.name)' has no items: supply them with mf_pipeline_set_step_jobs or the jobs callback")
     }
-    return try jobs(of: step, from: try readValue(format, data, length))
+    return try readJobs(of: step, format, data, length)
+}
+
+/// A step's job kwargs from a value crossing the interface; a forEach step's pickled
+/// items of plain scalars take the fast reader.
+private func readJobs(of step: PipelineStep, _ format: mf_format, _ data: UnsafeRawPointer?,
+                      _ length: Int) throws -> StepJobs {
+    if step.kind == .forEach, format == MF_FORMAT_PICKLE, let data, length > 0, length <= Int(MF_MAX_VALUE_BYTES),
+       let items = PickleItems.read(UnsafeRawBufferPointer(start: data, count: length), maxDepth: Int(MF_MAX_DEPTH)) {
+        return items
+    }
+    return StepJobs(try jobs(of: step, from: try readValue(format, data, length)))
 }
 
 /// A step's job kwargs from a value: one object for a single step, an array of objects

@@ -54,6 +54,7 @@ private struct DigestWriter: PickleCanonical.ElementSink {
     let out: UnsafeMutablePointer<UInt8>
     let capacity: Int
     var count = 0
+    private var digester = ResumingDigester()
 
     init(out: UnsafeMutablePointer<UInt8>, capacity: Int) {
         self.out = out
@@ -62,7 +63,7 @@ private struct DigestWriter: PickleCanonical.ElementSink {
 
     mutating func element(_ text: UnsafeBufferPointer<UInt8>, label: PickleCanonical.Label) {
         let width = ContentPrefix.digestLength
-        if (count + 1) * width <= capacity { ContentPrefix.writeDigest(ofCanonical: text, to: out + count * width) }
+        if (count + 1) * width <= capacity { digester.writeDigest(ofCanonical: text, to: out + count * width) }
         count += 1
     }
 }
@@ -74,6 +75,7 @@ private struct PrefixWriter: PickleCanonical.ElementSink {
     /// `"base/`, escaped.
     let opening: [UInt8]
     var usable = true
+    private var digester = ResumingDigester()
 
     init(base: JSONString) {
         var opening = [UInt8(ascii: "\"")]
@@ -93,7 +95,7 @@ private struct PrefixWriter: PickleCanonical.ElementSink {
         json.append(UInt8(ascii: "/"))
         let digestStart = json.count
         json.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: ContentPrefix.digestLength))
-        json.withUnsafeMutableBufferPointer { ContentPrefix.writeDigest(ofCanonical: text, to: $0.baseAddress! + digestStart) }
+        json.withUnsafeMutableBufferPointer { digester.writeDigest(ofCanonical: text, to: $0.baseAddress! + digestStart) }
         json.append(UInt8(ascii: "\""))
     }
 }

@@ -447,6 +447,23 @@ final class HostileInputABITests: XCTestCase {
         mf_plan_json_free(handle)
         handle = nil
         acceptsNull("mf_plan_json_free", "layout", { mf_plan_json_free(nil); return true }())
+        refusesNull("mf_node_pickler_new", "out", mf_node_pickler_new(nil, plan))
+        refusesNull("mf_node_pickler_new", "plan", mf_node_pickler_new(&handle, nil))
+        XCTAssertEqual(mf_node_pickler_new(&handle, plan), MF_OK)
+        acceptsNull("mf_node_pickler_shared_count", "pickler", mf_node_pickler_shared_count(nil) == 0)
+        refusesNull("mf_node_pickler_nodes", "out", mf_node_pickler_nodes(nil, &size, handle, 0, 1, 1 << 20))
+        refusesNull("mf_node_pickler_nodes", "out_len", mf_node_pickler_nodes(&text, nil, handle, 0, 1, 1 << 20))
+        refusesNull("mf_node_pickler_nodes", "pickler", mf_node_pickler_nodes(&text, &size, nil, 0, 1, 1 << 20))
+        refusesNull("mf_node_pickler_shared", "out", mf_node_pickler_shared(nil, &size, handle, 0))
+        refusesNull("mf_node_pickler_shared", "out_len", mf_node_pickler_shared(&text, nil, handle, 0))
+        refusesNull("mf_node_pickler_shared", "pickler", mf_node_pickler_shared(&text, &size, nil, 0))
+        XCTAssertEqual(mf_node_pickler_nodes(&text, &size, handle, 0, 1, 1 << 20), MF_OK)
+        XCTAssertEqual(text.map { UInt8(bitPattern: $0[0]) }, 0x80)
+        mf_string_free(text)
+        text = nil
+        mf_node_pickler_free(handle)
+        handle = nil
+        acceptsNull("mf_node_pickler_free", "pickler", { mf_node_pickler_free(nil); return true }())
 
         // Runs
         var kind = MF_EVENT_DONE

@@ -39,6 +39,22 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(typed(try parse(#""\ude00\ud83d""#)), #"s\xed\xb8\x80\xed\xa0\xbd"#)
     }
 
+    func testUnicodeOnlyParsingRefusesLoneSurrogates() throws {
+        func unicodeOnly(_ bytes: [UInt8]) throws -> JSONValue {
+            try bytes.withUnsafeBytes { try parseJSON($0, allowLoneSurrogates: false) }
+        }
+        XCTAssertEqual(typed(try unicodeOnly(Array(#"["\ud83d\ude00", "\u00e9"]"#.utf8))), #"[s\xf0\x9f\x98\x80,s\xc3\xa9]"#)
+        XCTAssertEqual(typed(try unicodeOnly([0x22, 0xf0, 0x9f, 0x98, 0x80, 0x22])), #"s\xf0\x9f\x98\x80"#)
+        for escaped in [#""\ud800""#, #""\udfff""#, #""\ude00\ud83d""#, #""x\ud83d""#, #"{"\udbff": 1}"#] {
+            XCTAssertThrowsError(try unicodeOnly(Array(escaped.utf8)), escaped) {
+                XCTAssertTrue("\($0)".contains("lone surrogate"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try unicodeOnly([0x22, 0xed, 0xa0, 0x80, 0x22])) {
+            XCTAssertTrue("\($0)".contains("invalid UTF-8"), "\($0)")
+        }
+    }
+
     func testDepthLimit() throws {
         let ok = String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)
         XCTAssertNoThrow(try parse(ok))

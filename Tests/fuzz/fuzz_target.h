@@ -48,4 +48,20 @@ static inline int fuzz_is_printable_ascii(const char *text, size_t length) {
     return 1;
 }
 
+/* The canonical JSON of the `size` bytes at `data`, or NULL when they are refused (then
+ * with a documented status and no output). A text given back is printable ASCII of the
+ * length stored at `length`; the caller frees it with mf_string_free. */
+static inline char *fuzz_canonical(mf_format format, const uint8_t *data, size_t size, size_t *length) {
+    char *text = NULL;
+    mf_status status = mf_json_canonical(&text, length, format, data, size);
+    if (status != MF_OK) {
+        fuzz_check_failure(status, FUZZ_BAD_VALUE, "mf_json_canonical");
+        fuzz_check(text == NULL, "no output on failure");
+        return NULL;
+    }
+    fuzz_check(text != NULL && strlen(text) == *length, "the reported length is the text's");
+    fuzz_check(fuzz_is_printable_ascii(text, *length), "canonical JSON is printable ASCII");
+    return text;
+}
+
 #endif

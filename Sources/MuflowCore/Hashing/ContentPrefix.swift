@@ -32,6 +32,11 @@ public enum ContentPrefix {
     public static func writeDigest(ofCanonical text: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) {
         var hasher = SHA256()
         hasher.update(bufferPointer: UnsafeRawBufferPointer(text))
+        writeHex(of: hasher, to: out)
+    }
+
+    /// Writes the `digestLength` hex digits of the digest `hasher` has reached at `out`.
+    public static func writeHex(of hasher: SHA256, to out: UnsafeMutablePointer<UInt8>) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digestLength / 2) { bytes in
             hasher.finalize(prefix: digestLength / 2, into: bytes.baseAddress!)
             for (k, byte) in bytes.enumerated() {

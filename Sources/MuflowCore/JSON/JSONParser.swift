@@ -5,15 +5,21 @@
 /// Nesting is handled with explicit stacks, so no input can exhaust the call stack;
 /// nesting beyond `maxDepth` containers is a `.limit` error.
 ///
+/// With `allowLoneSurrogates` false, a string holding a surrogate code point that is not
+/// half of a pair (escaped or as bytes) is an error, as in pydantic's reader: plans hold
+/// only Unicode text.
+///
 /// With `reuseRepeats`, an array or object that repeats byte for byte the one last met
 /// at the same depth under the same member name is not parsed again but shares its
 /// value (see RepeatedContainers): for documents such as plans that repeat large values.
-public func parseJSON(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 1000, reuseRepeats: Bool = false) throws -> JSONValue {
+public func parseJSON(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 1000, reuseRepeats: Bool = false,
+                      allowLoneSurrogates: Bool = true) throws -> JSONValue {
     guard let base = bytes.baseAddress, bytes.count > 0 else {
         throw MuflowError(.invalidArgument, "Invalid JSON at byte 0: expected a value, found the end of the input")
     }
     var parser = JSONParser(base: base.assumingMemoryBound(to: UInt8.self), end: bytes.count, maxDepth: maxDepth)
     parser.reuseRepeats = reuseRepeats
+    parser.allowLoneSurrogates = allowLoneSurrogates
     return try parser.parseDocument()
 }
 
@@ -38,6 +44,7 @@ struct JSONParser {
 
     private var frames: [Frame] = []
     var reuseRepeats = false
+    var allowLoneSurrogates = true
     private var repeats = RepeatedContainers()
 
     init(base: UnsafePointer<UInt8>, end: Int, maxDepth: Int) {
@@ -203,7 +210,7 @@ struct JSONParser {
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw controlCharacter(b) }
             if b >= 0x80 {
-                let n = WTF8.sequenceLength(p, pos, end, allowSurrogates: true)
+                let n = WTF8.sequenceLength(p, pos, end, allowSurrogates: allowLoneSurrogates)
                 if n == 0 { throw failure("invalid UTF-8 byte 0x\(String(b, radix: 16)) in a string", at: pos) }
                 pos += n
             } else {
@@ -224,7 +231,7 @@ struct JSONParser {
             case 0..<0x20:
                 throw controlCharacter(b)
             case 0x80...:
-                let n = WTF8.sequenceLength(p, pos, end, allowSurrogates: true)
+                let n = WTF8.sequenceLength(p, pos, end, allowSurrogates: allowLoneSurrogates)
                 if n == 0 { throw failure("invalid UTF-8 byte 0x\(String(b, radix: 16)) in a string", at: pos) }
                 out.append(contentsOf: UnsafeBufferPointer(start: p + pos, count: n))
                 pos += n
@@ -262,6 +269,9 @@ struct JSONParser {
                let low = try? hex4(at: pos + 2, escapeAt: pos), low >= 0xDC00 && low < 0xE000 {
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00)
                 pos += 6
+            }
+            if !allowLoneSurrogates && cp >= 0xD800 && cp < 0xE000 {
+                throw failure("lone surrogate escape '\\u\(String(cp, radix: 16))' in a string (not Unicode text)", at: at)
             }
             WTF8.append(cp, to: &out)
         default:

@@ -86,6 +86,25 @@ public struct JSONObject: Sendable {
         if keys.count > JSONObject.indexThreshold { buildIndex() }
     }
 
+    /// Pairs whose keys the caller knows to be distinct, without the key index: for
+    /// large objects written whole and not looked up in (a plan node's access map, which
+    /// has an entry per dependency). A lookup then scans the keys; inserting a key
+    /// builds the index.
+    init(unindexedDistinctKeys: [JSONString], values newValues: [JSONValue]) {
+        keys = unindexedDistinctKeys
+        values = newValues
+    }
+
+    /// An object with the keys (and key index) of `template` and these values, one per
+    /// key: objects of the same shape share their keys' storage.
+    init(sameKeysAs template: JSONObject, values newValues: [JSONValue]) {
+        precondition(newValues.count == template.keys.count)
+        keys = template.keys
+        values = newValues
+        index = template.index
+        keysPresorted = template.keysPresorted
+    }
+
     public var count: Int { keys.count }
     public var isEmpty: Bool { keys.isEmpty }
 

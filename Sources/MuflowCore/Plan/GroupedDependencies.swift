@@ -61,10 +61,28 @@ public struct GroupedDependencies: Sendable {
     init(groupOfNode: [Int32], groupDependencies: [[Int32]], keys: [JSONString]) {
         var groupMembers = [[Int32]](repeating: [], count: groupDependencies.count)
         for (node, group) in groupOfNode.enumerated() { groupMembers[Int(group)].append(Int32(node)) }
-        var dependentGroups = [[Int32]](repeating: [], count: groupOfNode.count)
+        // Each node's dependent groups as a list id, lists interned by (list, next group):
+        // the nodes of a fan-out feeding one step share one array instead of one each.
+        var listOfNode = [Int32](repeating: 0, count: groupOfNode.count)
+        var lists: [[Int32]] = [[]]
+        var extended: [Int64: Int32] = [:]
+        var last: (key: Int64, list: Int32) = (-1, 0)
         for (group, dependencies) in groupDependencies.enumerated() {
-            for dependency in dependencies { dependentGroups[Int(dependency)].append(Int32(group)) }
+            for dependency in dependencies.map(Int.init) {
+                let key = Int64(listOfNode[dependency]) << 32 | Int64(group)
+                if key != last.key {
+                    if let known = extended[key] {
+                        last = (key, known)
+                    } else {
+                        lists.append(lists[Int(listOfNode[dependency])] + [Int32(group)])
+                        last = (key, Int32(lists.count - 1))
+                        extended[key] = last.list
+                    }
+                }
+                listOfNode[dependency] = last.list
+            }
         }
+        let dependentGroups = listOfNode.map { lists[Int($0)] }
         self.groupOfNode = groupOfNode
         self.groupDependencies = groupDependencies
         self.groupMembers = groupMembers

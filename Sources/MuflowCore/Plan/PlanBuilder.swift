@@ -20,6 +20,16 @@ extension Pipeline {
     public func buildPlan(subjectKey: JSONString, kwargs: JSONObject, registry: TaskRegistry?,
                           options: PlanBuildOptions = PlanBuildOptions(),
                           jobs: (PipelineStep) throws -> [JSONObject]) throws -> TaskPlan {
+        try buildPlanFromStepJobs(subjectKey: subjectKey, kwargs: kwargs, registry: registry, options: options) {
+            StepJobs(try jobs($0))
+        }
+    }
+
+    /// `buildPlan`, with each step's jobs given as `StepJobs` (a differently named
+    /// function: a trailing closure could not tell two `buildPlan`s apart).
+    public func buildPlanFromStepJobs(subjectKey: JSONString, kwargs: JSONObject, registry: TaskRegistry?,
+                                      options: PlanBuildOptions = PlanBuildOptions(),
+                                      jobs: (PipelineStep) throws -> StepJobs) throws -> TaskPlan {
         let order = try validatedOrder()
         guard let lastStep = order.last else {
             throw MuflowError(.invalidArgument, "Pipeline '\(name)' has no steps")
@@ -84,7 +94,7 @@ struct PlanBuilder {
     }
 
     mutating func addStep(_ step: Int, task: JSONString, after: [Int], afterNames: [JSONString],
-                          descriptor: TaskDescriptor?, jobs: [JSONObject]) {
+                          descriptor: TaskDescriptor?, jobs: StepJobs) {
         let upstream = after.flatMap { stepSlots[$0] }
         let dependsOn = upstream.map { keys[Int($0)] }
         let accessMap = accessMap(after: after, names: afterNames)
@@ -95,15 +105,31 @@ struct PlanBuilder {
         slots.reserveCapacity(jobs.count)
         positions.reserveCapacity(positions.count + jobs.count + 1)
         nodes.reserveCapacity(nodes.count + jobs.count + 1)
-        for job in jobs {
-            let merged = kwargs.merging(job)
-            let prefix = JSONString(wtf8: hasher.prefix(task: task, subject: subjectKey, kwargs: merged,
-                                                        identityKeys: descriptor?.identityKeys,
-                                                        basePrefix: basePrefix))
-            let node = TaskNode(key: prefix, function: task, subjectKey: subjectKey, kwargs: merged,
-                                storagePrefix: prefix, dependsOn: dependsOn, outputFiles: outputFiles,
-                                dependencyAccessMap: accessMap)
-            slots.append(Int32(place(node, upstreamList: listID).slot))
+        hasher.beginStep(task: task, subject: subjectKey, kwargs: kwargs, identityKeys: descriptor?.identityKeys,
+                         basePrefix: basePrefix)
+        var merger = KwargsMerger(kwargs)
+        let template = TaskNode(key: "", function: task, subjectKey: subjectKey, kwargs: JSONObject(), storagePrefix: "",
+                                dependsOn: dependsOn, outputFiles: outputFiles, dependencyAccessMap: accessMap)
+        let prefixes = hasher.prefixes(of: jobs)
+        for index in 0..<jobs.count {
+            let merged = jobs.withJob(index) { merger.merged(keys: $0, values: $1) }
+            let prefix = prefixes[index]
+            let slot = claimSlot(key: prefix, upstreamList: listID)
+            if slot.replaced {
+                nodes[slot.slot] = TaskNode(key: prefix, function: task, subjectKey: subjectKey, kwargs: merged,
+                                            storagePrefix: prefix, dependsOn: dependsOn, outputFiles: outputFiles,
+                                            dependencyAccessMap: accessMap)
+            } else {
+                // A copy of the step's template, given its own fields in place: a node
+                // made with TaskNode.init and appended was copied once more (every field
+                // retained and released again).
+                nodes.append(template)
+                let last = nodes.count - 1
+                nodes[last].key = prefix
+                nodes[last].storagePrefix = prefix
+                nodes[last].kwargs = merged
+            }
+            slots.append(Int32(slot.slot))
         }
         stepSlots[step] = slots
     }
@@ -140,13 +166,14 @@ struct PlanBuilder {
                 prefixes.append(.string(keys[Int(slots[0])]))
                 continue
             }
-            var text = name.utf8 + [UInt8(ascii: ":")]
-            let stem = text.count
+            let stem = name.utf8 + [UInt8(ascii: ":")]
             accessKeys.reserveCapacity(accessKeys.count + slots.count)
             prefixes.reserveCapacity(prefixes.count + slots.count)
             for (i, slot) in slots.enumerated() {
-                text.removeSubrange(stem...)
-                Self.appendDecimal(i, to: &text)
+                var text = [UInt8]()
+                text.reserveCapacity(stem.count + 20)
+                text += stem
+                NumberText.appendDecimal(i, to: &text)
                 accessKeys.append(JSONString(wtf8: text))
                 prefixes.append(.string(keys[Int(slot)]))
             }
@@ -155,24 +182,25 @@ struct PlanBuilder {
         if Set(names).count < names.count {
             return JSONObject(keys: accessKeys, values: prefixes)
         }
-        return JSONObject(distinctKeys: accessKeys, values: prefixes)
-    }
-
-    private static func appendDecimal(_ n: Int, to text: inout [UInt8]) {
-        if n >= 10 { appendDecimal(n / 10, to: &text) }
-        text.append(UInt8(ascii: "0") + UInt8(n % 10))
+        return JSONObject(unindexedDistinctKeys: accessKeys, values: prefixes)
     }
 
     private mutating func place(_ node: consuming TaskNode, upstreamList: Int32) -> (slot: Int, replaced: Bool) {
+        let slot = claimSlot(key: node.key, upstreamList: upstreamList)
+        if slot.replaced { nodes[slot.slot] = node } else { nodes.append(node) }
+        return slot
+    }
+
+    /// The slot of the node with this key: the slot of an earlier node of that key,
+    /// which the caller replaces, or a new slot at the end, which the caller appends.
+    private mutating func claimSlot(key: JSONString, upstreamList: Int32) -> (slot: Int, replaced: Bool) {
         let slot = nodes.count
-        if let existing = positions.updateValue(slot, forKey: node.key) {
-            positions[node.key] = existing
-            nodes[existing] = node
+        if let existing = positions.updateValue(slot, forKey: key) {
+            positions[key] = existing
             upstreamOfSlot[existing] = upstreamList
             return (existing, true)
         }
-        keys.append(node.key)
-        nodes.append(node)
+        keys.append(key)
         upstreamOfSlot.append(upstreamList)
         return (slot, false)
     }
@@ -254,6 +282,7 @@ struct DependentLists {
     private var listOfSlot: [Int] = []
     private var lists: [[DependentRun]] = [[]]
     private var extensions: [Extension: Int] = [:]
+    private var lastExtension: (Extension, Int)?
 
     private struct Extension: Hashable {
         let list: Int
@@ -275,8 +304,14 @@ struct DependentLists {
     /// single consecutive runs, so equal key lists have equal run lists.
     mutating func append(_ run: DependentRun, to slot: Int) {
         let step = Extension(list: listOfSlot[slot], run: run)
+        // The slots of a step mostly take the same run onto the same list in a row.
+        if let (previous, known) = lastExtension, previous == step {
+            listOfSlot[slot] = known
+            return
+        }
         if let known = extensions[step] {
             listOfSlot[slot] = known
+            lastExtension = (step, known)
             return
         }
         var runs = lists[step.list]
@@ -288,5 +323,6 @@ struct DependentLists {
         lists.append(runs)
         extensions[step] = lists.count - 1
         listOfSlot[slot] = lists.count - 1
+        lastExtension = (step, lists.count - 1)
     }
 }

@@ -29,6 +29,7 @@ struct PlanJSONReader {
         parser = JSONParser(base: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), end: bytes.count,
                             maxDepth: Self.valueDepthLimit)
         parser.reuseRepeats = true
+        parser.allowLoneSurrogates = false
     }
 
     /// The plan, or nil when the general path must decide.
@@ -227,7 +228,7 @@ struct PlanJSONReader {
             if b == UInt8(ascii: "\"") { return start..<i }
             if b == UInt8(ascii: "\\") || b < 0x20 { return nil }
             if b >= 0x80 {
-                let n = WTF8.sequenceLength(p, i, end, allowSurrogates: true)
+                let n = WTF8.sequenceLength(p, i, end, allowSurrogates: false)
                 if n == 0 { return nil }
                 i += n
             } else {

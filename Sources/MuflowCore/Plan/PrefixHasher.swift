@@ -1,13 +1,20 @@
+import CSHA256
+
 /// Computes `ContentPrefix.compute` for the many hash dicts of one plan build, which
 /// mostly share large values (a kwargs list repeated in every node of a fan-out).
 ///
-/// Two savings, neither changing the result:
+/// Savings, none changing the result:
+/// - The entries every node of a step shares (`{"task", "subject", **kwargs}`, selected
+///   by the identity keys) are sorted and written once per step (`beginStep`); a node
+///   only adds its job's entries, merged in key order.
 /// - The canonical text of a container met a second time (same storage, so the same
-///   value) is written once and kept, together with the value so its storage cannot be
-///   freed and reused under the same address.
+///   value), or in every node of a step, is written once and kept, together with the
+///   value so its storage cannot be freed and reused under the same address.
 /// - After each such shared value the hash state is kept; the next dict resumes from
 ///   the last kept state within the run of leading entries it shares with the previous
 ///   dict (SHA256 is a copy-on-write value, so a copy forks the state).
+/// - With no kept container in it, a node's text is the step's template with the job's
+///   values filled in, hashed whole; jobs given as a table are hashed two at a time.
 struct PrefixHasher {
     private final class CachedText {
         let value: JSONValue
@@ -49,6 +56,21 @@ struct PrefixHasher {
         }
     }
 
+    /// One entry that every node of the current step starts from: `"key": value`, or
+    /// only `"key": ` when the value is a cached container.
+    private struct BaseEntry {
+        let key: JSONString
+        let text: [UInt8]
+        let shared: CachedText?
+    }
+
+    /// Where one entry of a node's canonical text comes from, in key order: the step's
+    /// base entries or the job's own keys (which replace base entries of the same key).
+    private enum Source {
+        case base(Int)
+        case job(Int)
+    }
+
     /// Containers smaller than this are cheap to write again.
     private static let minimumCachedCount = 4
 
@@ -58,7 +80,27 @@ struct PrefixHasher {
     private var previous = Layout()
     /// States kept after the previous dict's shared entries: (entries hashed, state).
     private var resumePoints: [(entries: Int, state: SHA256)] = []
-    private var selected: [(JSONString, JSONValue)] = []
+
+    // The current step: what `beginStep` works out once for all its nodes.
+    private var base: [BaseEntry] = []
+    /// The keys that are hashed, nil for all (no identity keys).
+    private var hashedKeys: Set<JSONString>?
+    /// `{base}/{label}/` when the label is the step's (no job has a "task" key).
+    private var baseHead: [UInt8] = []
+    private var basePrefix: JSONString = ""
+    // The merge of the base entries with the keys of the last job seen (jobs of a step
+    // mostly have the same keys), and each job key's `"key": ` text.
+    private var sources: [Source] = []
+    private var sourcesJobKeys: [JSONString]?
+    private var jobKeyTexts: [[UInt8]] = []
+    private var jobTaskIndex: Int?
+    /// When no base entry is a cached container: the whole canonical text but the job
+    /// values, which go at `flatSlots` (each after `template[..<end]`), and a buffer.
+    private var flatTemplate: [UInt8]?
+    private var flatSlots: [(end: Int, job: Int)] = []
+    private var flat: [UInt8] = []
+    /// The text of the second job of a pair hashed together.
+    private var secondFlat: [UInt8] = []
 
     private static let taskKey: JSONString = "task"
     private static let subjectKey: JSONString = "subject"
@@ -68,60 +110,244 @@ struct PrefixHasher {
     /// The prefix of `{"task": task, "subject": subject, **kwargs}`.
     mutating func prefix(task: JSONString, subject: JSONString, kwargs: JSONObject,
                          identityKeys: [JSONString]?, basePrefix: JSONString) -> [UInt8] {
-        func lookup(_ key: JSONString) -> JSONValue? {
-            if let value = kwargs[key] { return value }
-            if key == Self.taskKey { return .string(task) }
-            if key == Self.subjectKey { return .string(subject) }
-            return nil
-        }
-        let taskValue = lookup(Self.taskKey)!
-        selected.removeAll(keepingCapacity: true)
-        if let identityKeys, !identityKeys.isEmpty {
-            for key in identityKeys where key != Self.taskKey {
-                if let value = lookup(key) { selected.append((key, value)) }
-            }
-            selected.append((Self.taskKey, taskValue))
-        } else {
-            selected.append((Self.taskKey, taskValue))
-            selected.append((Self.subjectKey, lookup(Self.subjectKey)!))
-            for (key, value) in kwargs.pairs where key != Self.taskKey && key != Self.subjectKey {
-                selected.append((key, value))
-            }
-        }
-        selected.sort { $0.0 < $1.0 }
+        beginStep(task: task, subject: subject, kwargs: kwargs, identityKeys: identityKeys, basePrefix: basePrefix)
+        return prefix(jobKeys: [], jobValues: UnsafeBufferPointer(start: nil, count: 0))
+    }
 
-        current.reset()
-        var last: JSONString?
-        for (key, value) in selected where key != last {  // identity keys may repeat
-            last = key
-            appendEntry(key, value)
+    /// Prepares for the nodes of one step, whose hash dicts are
+    /// `{"task": task, "subject": subject, **kwargs, **job}` for each job: the entries
+    /// they share are selected, sorted and written here, once.
+    mutating func beginStep(task: JSONString, subject: JSONString, kwargs: JSONObject,
+                            identityKeys: [JSONString]?, basePrefix: JSONString) {
+        if let identityKeys, !identityKeys.isEmpty {
+            hashedKeys = Set(identityKeys).union([Self.taskKey])
+        } else {
+            hashedKeys = nil
         }
-        let label: [UInt8]
-        if case .string(let name) = taskValue { label = name.utf8 } else { label = PythonStr.str(taskValue) }
+        var pairs: [(JSONString, JSONValue)] = []
+        if kwargs[Self.taskKey] == nil { pairs.append((Self.taskKey, .string(task))) }
+        if kwargs[Self.subjectKey] == nil { pairs.append((Self.subjectKey, .string(subject))) }
+        pairs += kwargs.pairs
+        pairs.sort { $0.0 < $1.0 }
+        base.removeAll(keepingCapacity: true)
+        for (key, value) in pairs where hashedKeys?.contains(key) ?? true {
+            var text = [UInt8]()
+            PythonJSON.write(.string(key), into: &text, sortKeys: true)
+            text += Self.keySeparator
+            let shared = cachedText(of: value, sharedByStep: true)
+            if shared == nil { PythonJSON.write(value, into: &text, sortKeys: true) }
+            base.append(BaseEntry(key: key, text: text, shared: shared))
+        }
+        self.basePrefix = basePrefix
+        baseHead = Self.head(basePrefix: basePrefix, task: kwargs[Self.taskKey] ?? .string(task))
+        sourcesJobKeys = nil
+    }
+
+    /// The prefix of one node of the current step, whose job has these keys (distinct)
+    /// and values.
+    mutating func prefix(jobKeys: [JSONString], jobValues values: UnsafeBufferPointer<JSONValue>) -> [UInt8] {
+        if sourcesJobKeys != jobKeys { mergeSources(jobKeys: jobKeys) }
+        let state = flatDigest(values) ?? layoutDigest(values)
+        let head = jobTaskIndex.map { Self.head(basePrefix: basePrefix, task: values[$0]) } ?? baseHead
+        // Reserved, then appended: Array(unsafeUninitializedCapacity:) and
+        // Array(repeating:count:) allocate through unspecialized generic code.
         var prefix = [UInt8]()
-        prefix.reserveCapacity(basePrefix.utf8.count + label.count + ContentPrefix.digestLength + 2)
-        prefix += basePrefix.utf8
-        prefix.append(UInt8(ascii: "/"))
-        prefix += label
-        prefix.append(UInt8(ascii: "/"))
-        appendDigest(to: &prefix)
-        swap(&current, &previous)
+        prefix.reserveCapacity(head.count + ContentPrefix.digestLength)
+        prefix += head
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ContentPrefix.digestLength) { hex in
+            ContentPrefix.writeHex(of: state, to: hex.baseAddress!)
+            prefix += hex
+        }
         return prefix
     }
 
-    private mutating func appendEntry(_ key: JSONString, _ value: JSONValue) {
-        if !current.entries.isEmpty { current.text += Self.itemSeparator }
-        let start = current.text.count
-        PythonJSON.write(.string(key), into: &current.text, sortKeys: true)
-        current.text += Self.keySeparator
-        let shared = cachedText(of: value)
-        if shared == nil { PythonJSON.write(value, into: &current.text, sortKeys: true) }
-        current.entries.append(Entry(start: start, end: current.text.count, shared: shared))
+    /// The digest of a text with no shared entries, written from the flat template;
+    /// nil when there is none or a job value is a container (which may be shared).
+    private mutating func flatDigest(_ values: UnsafeBufferPointer<JSONValue>) -> SHA256? {
+        guard let template = flatTemplate, Self.writeFlat(values, template, flatSlots, into: &flat) else { return nil }
+        // `previous` and `resumePoints` stay as they are: they still describe each other.
+        var state = SHA256()
+        flat.withUnsafeBytes { state.update(bufferPointer: $0) }
+        return state
     }
 
-    /// Appends the 16 hex digits of the SHA-256 of `{entry, entry, ...}`, resuming
-    /// where it can.
-    private mutating func appendDigest(to out: inout [UInt8]) {
+    /// Writes the canonical text from the flat template; false when a job value is a
+    /// container (which may be shared, so it takes the layout path). Static, so that
+    /// closures calling it need no copy of the hasher.
+    private static func writeFlat(_ values: UnsafeBufferPointer<JSONValue>, _ template: [UInt8],
+                                  _ flatSlots: [(end: Int, job: Int)], into text: inout [UInt8]) -> Bool {
+        for slot in flatSlots {
+            switch values[slot.job] {
+            case .array, .object: return false
+            default: continue
+            }
+        }
+        text.removeAll(keepingCapacity: true)
+        var from = 0
+        template.withUnsafeBufferPointer { constant in
+            for slot in flatSlots {
+                text.append(contentsOf: UnsafeBufferPointer(rebasing: constant[from..<slot.end]))
+                PythonJSON.write(values[slot.job], into: &text, sortKeys: true)
+                from = slot.end
+            }
+            text.append(contentsOf: UnsafeBufferPointer(rebasing: constant[from...]))
+        }
+        return true
+    }
+
+    /// The prefixes of all the jobs of the current step, in order: those
+    /// `prefix(jobKeys:jobValues:)` gives, one job after the other. Jobs given as a
+    /// table with flat texts are hashed two at a time (SHA-256's rounds for one fill the
+    /// gaps in the other's).
+    mutating func prefixes(of jobs: StepJobs) -> [JSONString] {
+        var prefixes = [JSONString]()
+        prefixes.reserveCapacity(jobs.count)
+        let tabled = jobs.withTable { keys, values in tablePrefixes(keys, values, count: jobs.count, into: &prefixes) }
+        if tabled == nil {
+            for index in 0..<jobs.count {
+                prefixes.append(JSONString(wtf8: jobs.withJob(index) { prefix(jobKeys: $0, jobValues: $1) }))
+            }
+        }
+        return prefixes
+    }
+
+    private mutating func tablePrefixes(_ keys: [JSONString], _ values: UnsafeBufferPointer<JSONValue>, count: Int,
+                                        into prefixes: inout [JSONString]) {
+        if sourcesJobKeys != keys { mergeSources(jobKeys: keys) }
+        let width = keys.count
+        func row(_ index: Int) -> UnsafeBufferPointer<JSONValue> {
+            UnsafeBufferPointer(rebasing: values[(index * width)..<((index + 1) * width)])
+        }
+        // The buffers are moved out for the loop, so writing them needs no access to self.
+        var first = flat, second = secondFlat
+        flat = []
+        secondFlat = []
+        defer {
+            flat = first
+            secondFlat = second
+        }
+        let template = flatTemplate ?? []
+        let slots = flatSlots, taskIndex = jobTaskIndex, base = basePrefix, head = baseHead
+        let pairs = flatTemplate != nil
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { digests in
+            var index = 0
+            while index < count {
+                let a = row(index)
+                if pairs && index + 1 < count {
+                    let b = row(index + 1)
+                    if Self.writeFlat(a, template, slots, into: &first) && Self.writeFlat(b, template, slots, into: &second) {
+                        first.withUnsafeBufferPointer { textA in
+                            second.withUnsafeBufferPointer { textB in
+                                muflow_sha256_pair(textA.baseAddress, textA.count, textB.baseAddress, textB.count,
+                                                   digests.baseAddress, digests.baseAddress! + 32)
+                            }
+                        }
+                        let headA = taskIndex.map { Self.head(basePrefix: base, task: a[$0]) } ?? head
+                        let headB = taskIndex.map { Self.head(basePrefix: base, task: b[$0]) } ?? head
+                        prefixes.append(Self.prefix(head: headA, digest: digests.baseAddress!))
+                        prefixes.append(Self.prefix(head: headB, digest: digests.baseAddress! + 32))
+                        index += 2
+                        continue
+                    }
+                }
+                prefixes.append(JSONString(wtf8: prefix(jobKeys: keys, jobValues: a)))
+                index += 1
+            }
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// `{head}{hex of the digest's first bytes}`.
+    private static func prefix(head: [UInt8], digest: UnsafeMutablePointer<UInt8>) -> JSONString {
+        var prefix = [UInt8]()
+        prefix.reserveCapacity(head.count + ContentPrefix.digestLength)
+        prefix += head
+        hexDigits.withUnsafeBufferPointer { hex in
+            for k in 0..<(ContentPrefix.digestLength / 2) {
+                prefix.append(hex[Int(digest[k] >> 4)])
+                prefix.append(hex[Int(digest[k] & 0xF)])
+            }
+        }
+        return JSONString(wtf8: prefix)
+    }
+
+    private mutating func layoutDigest(_ values: UnsafeBufferPointer<JSONValue>) -> SHA256 {
+        current.reset()
+        for source in sources {
+            if !current.entries.isEmpty { current.text += Self.itemSeparator }
+            let start = current.text.count
+            switch source {
+            case .base(let i):
+                current.text += base[i].text
+                current.entries.append(Entry(start: start, end: current.text.count, shared: base[i].shared))
+            case .job(let k):
+                current.text += jobKeyTexts[k]
+                let shared = cachedText(of: values[k], sharedByStep: false)
+                if shared == nil { PythonJSON.write(values[k], into: &current.text, sortKeys: true) }
+                current.entries.append(Entry(start: start, end: current.text.count, shared: shared))
+            }
+        }
+        let state = digest()
+        swap(&current, &previous)
+        return state
+    }
+
+    /// `{base}/{label}/`, the label being Python's `str(task)`.
+    private static func head(basePrefix: JSONString, task: JSONValue) -> [UInt8] {
+        let label: [UInt8]
+        if case .string(let name) = task { label = name.utf8 } else { label = PythonStr.str(task) }
+        var head = ContentPrefix.assemble(basePrefix: basePrefix, label: label, digest: [])
+        head.reserveCapacity(head.count + ContentPrefix.digestLength)
+        return head
+    }
+
+    /// Works out, for jobs with these keys, which entries their texts hold in which order.
+    private mutating func mergeSources(jobKeys: [JSONString]) {
+        sourcesJobKeys = jobKeys
+        jobTaskIndex = jobKeys.firstIndex(of: Self.taskKey)
+        jobKeyTexts = jobKeys.map { key in
+            var text = [UInt8]()
+            PythonJSON.write(.string(key), into: &text, sortKeys: true)
+            return text + Self.keySeparator
+        }
+        let hashedJobKeys = jobKeys.indices
+            .filter { hashedKeys?.contains(jobKeys[$0]) ?? true }
+            .sorted { jobKeys[$0] < jobKeys[$1] }
+        sources.removeAll(keepingCapacity: true)
+        var j = 0
+        for (i, entry) in base.enumerated() {
+            while j < hashedJobKeys.count && jobKeys[hashedJobKeys[j]] < entry.key {
+                sources.append(.job(hashedJobKeys[j]))
+                j += 1
+            }
+            if j < hashedJobKeys.count && jobKeys[hashedJobKeys[j]] == entry.key { continue }  // replaced by the job's
+            sources.append(.base(i))
+        }
+        sources += hashedJobKeys[j...].map { .job($0) }
+
+        flatSlots.removeAll(keepingCapacity: true)
+        var template = [UInt8(ascii: "{")]
+        for (n, source) in sources.enumerated() {
+            if n > 0 { template += Self.itemSeparator }
+            switch source {
+            case .base(let i):
+                guard base[i].shared == nil else {
+                    flatTemplate = nil
+                    return
+                }
+                template += base[i].text
+            case .job(let k):
+                template += jobKeyTexts[k]
+                flatSlots.append((template.count, k))
+            }
+        }
+        template.append(UInt8(ascii: "}"))
+        flatTemplate = template
+    }
+
+    /// The SHA-256 state after `{entry, entry, ...}`, resuming where it can.
+    private mutating func digest() -> SHA256 {
         var common = 0
         let limit = min(current.entries.count, previous.entries.count)
         while common < limit && current.sameEntry(common, as: previous) { common += 1 }
@@ -137,8 +363,7 @@ struct PrefixHasher {
             current.text.append(UInt8(ascii: "}"))
             state = SHA256()
             current.text.withUnsafeBytes { state.update(bufferPointer: $0) }
-            Self.appendHex(of: state, to: &out)
-            return
+            return state
         } else {
             state = SHA256()
             update(&state, Self.openingBrace)
@@ -154,20 +379,9 @@ struct PrefixHasher {
             }
         }
         update(&state, Self.closingBrace)
-        Self.appendHex(of: state, to: &out)
+        return state
     }
 
-    private static func appendHex(of state: SHA256, to out: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ContentPrefix.digestLength / 2) { digest in
-            state.finalize(prefix: digest.count, into: digest.baseAddress!)
-            for byte in digest {
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0xf)])
-            }
-        }
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
     private static let openingBrace = [UInt8(ascii: "{")]
     private static let closingBrace = [UInt8(ascii: "}")]
 
@@ -175,12 +389,12 @@ struct PrefixHasher {
         bytes.withUnsafeBytes { state.update(bufferPointer: $0) }
     }
 
-    /// The kept text of a container met before, nil for anything else (which is then
-    /// written in place).
-    private mutating func cachedText(of value: JSONValue) -> CachedText? {
+    /// The kept text of a container met before (or, `sharedByStep`, in every node of a
+    /// step), nil for anything else (which is then written in place).
+    private mutating func cachedText(of value: JSONValue, sharedByStep: Bool) -> CachedText? {
         guard let id = Self.storageID(of: value) else { return nil }
         if let cached = cache[id] { return cached }
-        guard !seen.insert(id).inserted else { return nil }
+        guard sharedByStep || !seen.insert(id).inserted else { return nil }
         var text = [UInt8]()
         PythonJSON.write(value, into: &text, sortKeys: true)
         let cached = CachedText(value: value, bytes: text)

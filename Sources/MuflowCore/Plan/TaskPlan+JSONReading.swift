@@ -14,7 +14,7 @@ extension TaskPlan {
         let document: JSONValue
         do {
             // Nodes repeat large values (kwargs lists, a step's dependencies): parsed once.
-            document = try parseJSON(bytes, maxDepth: 1000, reuseRepeats: true)
+            document = try parseJSON(bytes, maxDepth: 1000, reuseRepeats: true, allowLoneSurrogates: false)
         } catch let error as MuflowError {
             throw MuflowError(error.kind, "invalid plan JSON: \(error.message)")
         }

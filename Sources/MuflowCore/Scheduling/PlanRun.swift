@@ -54,8 +54,18 @@ public final class PlanRun: Sendable {
     private struct RunningNode {
         let storage: LocalStorage
         let claim: NodeClaim
+        /// The inode of its context.json, when it is one the run shares between nodes.
+        let context: UInt64?
     }
 
+    /// A node of the current list whose context.json the others link to.
+    private struct ContextSource {
+        let directory: Int32
+        let inode: UInt64
+    }
+
+    /// The most nodes `next(upTo:)` takes at once while they all settle.
+    private static let settlingList = 1024
     private static let contextBytes = Array("{}".utf8)
     private static let contextDigest = contextBytes.withUnsafeBytes { sha256Hex($0) }
 
@@ -66,7 +76,7 @@ public final class PlanRun: Sendable {
         self.options = options
         self.builtIn = builtInNoOps
         scheduler = DependencyScheduler(graph: try DependencyGraph(plan.dependencyGroups), policy: options.failurePolicy)
-        directories = plan.nodes.map { $0.storagePrefix.description }
+        directories = plan.nodes.indices.map { plan.nodes[$0].storagePrefix.description }
         stateAtStart = LocalStorage.manifestStates(directories, verify: options.cacheVerification)
         running = Locked([RunningNode?](repeating: nil, count: plan.count))
     }
@@ -93,14 +103,24 @@ public final class PlanRun: Sendable {
     public func next(upTo capacity: Int, workers: Int = 1) -> [RunEvent] {
         var events: [RunEvent] = []
         var claimed = false
-        // Nodes that settle here make room for more, until the list has one event.
+        // The directory of the first node of the list whose context.json this call
+        // created: the others link to that file instead of writing their own.
+        var contextSource: ContextSource?
+        // Nodes that settle here make room for more, until the list has one event. While
+        // whole lists settle (a cached run), longer ones are taken, to settle many nodes
+        // per step; nodes past `capacity` events are given back.
+        var request = capacity
         while events.isEmpty {
-            let nodes = scheduler.next(upTo: capacity, workers: workers, wait: true)
+            let nodes = scheduler.next(upTo: request, workers: request > capacity ? 1 : workers, wait: true)
             if nodes.isEmpty { break }
             var settled: [(node: Int, outcome: NodeOutcome)] = []
             var stopAt: Int?
             for (position, index) in nodes.enumerated() {
-                switch prepare(index, waitForClaim: !claimed) {
+                if events.count == capacity {
+                    stopAt = position
+                    break
+                }
+                switch prepare(index, waitForClaim: !claimed, contextSource: &contextSource) {
                 case .run(let storage):
                     events.append(.run(index: index, storage: storage))
                     claimed = true
@@ -118,6 +138,7 @@ public final class PlanRun: Sendable {
             }
             if let stopAt { scheduler.putBack(Array(nodes[stopAt...])) }
             scheduler.finish(settled)
+            request = min(max(request, Self.settlingList / 4) * 4, Self.settlingList)
         }
         return events
     }
@@ -139,14 +160,26 @@ public final class PlanRun: Sendable {
     /// MuflowError(.notFound) for a node that is not running.
     public func finish(_ index: Int, error: (message: String, traceback: String)?) throws {
         let node = try take([index])[0]
-        scheduler.finish(index, complete(index, node, error: error))
+        var manifests = SharedManifests()
+        let outcome = complete(index, node, error: error, manifests: &manifests)
+        manifests.remember()
+        node.claim.release()
+        scheduler.finish(index, outcome)
     }
 
     /// Reports several nodes handed out as `.run` whose tasks succeeded, in one step.
     /// Throws MuflowError(.notFound), finishing none, if one of them is not running.
+    /// Nodes that wrote the same files share one manifest (see SharedManifests), so their
+    /// claims, the first of which holds it, are released together at the end.
     public func finishSucceeded(_ indices: [Int]) throws {
         let nodes = try take(indices)
-        scheduler.finish(zip(indices, nodes).map { index, node in (index, complete(index, node, error: nil)) })
+        var manifests = SharedManifests()
+        let outcomes = zip(indices, nodes).map { index, node in
+            (index, complete(index, node, error: nil, manifests: &manifests))
+        }
+        manifests.remember()
+        nodes.forEach { $0.claim.release() }
+        scheduler.finish(outcomes)
     }
 
     /// Gives back nodes handed out as `.run` whose tasks did not start: their
@@ -179,12 +212,14 @@ public final class PlanRun: Sendable {
         MuflowError(.notFound, "node \(index) is not running")
     }
 
-    /// Writes the manifest (or error.json) of a node whose task ended and releases it.
-    private func complete(_ index: Int, _ node: RunningNode, error: (message: String, traceback: String)?) -> NodeOutcome {
+    /// Writes the manifest (or error.json) of a node whose task ended; the caller
+    /// releases its claim.
+    private func complete(_ index: Int, _ node: RunningNode, error: (message: String, traceback: String)?,
+                          manifests: inout SharedManifests) -> NodeOutcome {
         var failure = error
         if failure == nil {
             do {
-                try node.storage.writeManifest(in: node.claim.descriptor)
+                try manifests.write(node.storage, in: node.claim.descriptor, context: node.context)
             } catch {
                 failure = ("cannot write manifest.json: \(error)", "")
             }
@@ -192,7 +227,6 @@ public final class PlanRun: Sendable {
         if let failure {
             recordFailure(index, storage: node.storage, message: failure.message, traceback: failure.traceback)
         }
-        node.claim.release()
         return failure == nil ? .succeeded : .failed
     }
 
@@ -204,7 +238,7 @@ public final class PlanRun: Sendable {
         case busy
     }
 
-    private func prepare(_ index: Int, waitForClaim: Bool) -> Preparation {
+    private func prepare(_ index: Int, waitForClaim: Bool, contextSource: inout ContextSource?) -> Preparation {
         let state = stateAtStart[index]
         if state == .complete { return .settled(.cached, .cached(index: index)) }
         let directory = directories[index]
@@ -227,8 +261,13 @@ public final class PlanRun: Sendable {
             // that had no manifest when the run started and has no context.json now has not
             // been completed since. Otherwise another process may have completed it, or it
             // is a failed or torn node to run again.
-            if try state != .absent || !storage.createExecutorFile(FileNames.context, Self.contextBytes,
-                                                                   sha256: Self.contextDigest, in: taken.descriptor) {
+            var creation = LocalStorage.ExecutorFileCreation.present
+            if state == .absent {
+                creation = try storage.createExecutorFile(FileNames.context, Self.contextBytes,
+                                                          sha256: Self.contextDigest, in: taken.descriptor,
+                                                          linkingFrom: contextSource?.directory)
+            }
+            if creation == .present {
                 switch LocalStorage.manifestState(of: "", in: taken.descriptor, verify: options.cacheVerification) {
                 case .complete:
                     taken.release()
@@ -249,7 +288,19 @@ public final class PlanRun: Sendable {
                 taken.release()
                 return .settled(.succeeded, .builtIn(index: index))
             }
-            running.withLock { $0[index] = RunningNode(storage: storage, claim: taken) }
+            var context: UInt64?
+            switch creation {
+            case .linked:
+                context = contextSource?.inode
+            case .written where contextSource == nil:
+                if let inode = FileSystem.inode(of: FileNames.context, in: taken.descriptor) {
+                    context = inode
+                    contextSource = ContextSource(directory: taken.descriptor, inode: inode)
+                }
+            default:
+                break
+            }
+            running.withLock { $0[index] = RunningNode(storage: storage, claim: taken, context: context) }
             return .run(storage)
         } catch {
             claim?.release()

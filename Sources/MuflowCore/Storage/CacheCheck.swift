@@ -31,9 +31,12 @@ extension LocalStorage {
         let check = { @Sendable (chunk: Int) in
             var parents = ParentDirectory()
             defer { parents.close() }
-            let start = chunk * chunkSize
-            for i in start..<min(start + chunkSize, directories.count) {
-                output.buffer[i] = parents.manifestState(of: directories[i], verify: verify)
+            let range = (chunk * chunkSize)..<min(chunk * chunkSize + chunkSize, directories.count)
+            // Recalled at once: one lock for the chunk rather than one per node.
+            let records = verify == .sizes ? ManifestMemory.recall(directories[range]) : []
+            for i in range {
+                let recalled: ManifestMemory.Record?? = records.isEmpty ? .none : .some(records[i - range.lowerBound])
+                output.buffer[i] = parents.manifestState(of: directories[i], verify: verify, recalled: recalled)
             }
         }
         if chunks == 1 {
@@ -64,6 +67,9 @@ extension LocalStorage {
 struct ManifestChecker {
     private var path: [UInt8] = []
     private var contents = [UInt8](repeating: 0, count: 4096)
+    /// Whether each SharedGroup met so far is intact (held, so that its identifier stays
+    /// its own).
+    private var groups: [ObjectIdentifier: (group: ManifestMemory.SharedGroup, intact: Bool)] = [:]
     private static let manifestName = Array(FileNames.manifest.utf8)
 
     /// The state of the node directory `node` (path bytes relative to the open
@@ -71,12 +77,18 @@ struct ManifestChecker {
     /// path), a manifest remembered unchanged is not read again, and one read is
     /// remembered.
     mutating func state<Node: Collection<UInt8>>(of node: Node, in directory: Int32, verify: CacheVerification,
-                                                key: String? = nil) -> ManifestState {
+                                                key: String? = nil,
+                                                recalled: ManifestMemory.Record?? = nil) -> ManifestState {
         setPath(node, Self.manifestName)
         guard verify == .sizes else {
             return withPath { faccessat(directory, $0, F_OK, 0) } == 0 ? .complete : .absent
         }
-        if let key, let record = ManifestMemory.recall(key) {
+        if key != nil, let record = recalled ?? key.flatMap(ManifestMemory.recall) {
+            if let group = record.group, let expected = record.directory,
+               directoryIdentity(of: node, in: directory) == expected, isIntact(group) {
+                return .complete
+            }
+            setPath(node, Self.manifestName)
             var info = stat()
             guard withPath({ fstatat(directory, $0, &info, 0) }) == 0 else {
                 return errno == ENOENT || errno == ENOTDIR ? .absent : .incomplete
@@ -108,6 +120,28 @@ struct ManifestChecker {
         }
         if identified, let key { ManifestMemory.remember(key, ManifestMemory.Identity(info), sizes: sizes) }
         return filesMatch(sizes, node: node, in: directory) ? .complete : .incomplete
+    }
+
+    private mutating func directoryIdentity<Node: Collection<UInt8>>(of node: Node, in directory: Int32)
+        -> ManifestMemory.Identity? {
+        var info = stat()
+        if node.isEmpty {
+            guard fstat(directory, &info) == 0 else { return nil }
+        } else {
+            path.removeAll(keepingCapacity: true)
+            path.append(contentsOf: node)
+            path.append(0)
+            guard withPath({ fstatat(directory, $0, &info, 0) }) == 0 else { return nil }
+        }
+        return (info.st_mode & S_IFMT) == S_IFDIR ? ManifestMemory.Identity(info) : nil
+    }
+
+    private mutating func isIntact(_ group: ManifestMemory.SharedGroup) -> Bool {
+        let id = ObjectIdentifier(group)
+        if let known = groups[id] { return known.intact }
+        let intact = group.isIntact()
+        groups[id] = (group, intact)
+        return intact
     }
 
     /// Whether every recorded file (if any are) has its recorded size.
@@ -186,17 +220,26 @@ private struct ParentDirectory {
     private var opened = false
     private var checker = ManifestChecker()
 
-    mutating func manifestState(of directory: String, verify: CacheVerification) -> ManifestState {
-        let bytes = directory.utf8
+    /// `recalled`: the directory's ManifestMemory record, if looked up already.
+    mutating func manifestState(of directory: String, verify: CacheVerification,
+                                recalled: ManifestMemory.Record?? = nil) -> ManifestState {
+        // On the path's bytes in place: a cache check of a large plan does this per node.
+        var text = directory
+        return text.withUTF8 { manifestState(of: $0, verify: verify, key: directory, recalled: recalled) }
+    }
+
+    private mutating func manifestState(of bytes: UnsafeBufferPointer<UInt8>, verify: CacheVerification,
+                                        key directory: String, recalled: ManifestMemory.Record??) -> ManifestState {
         // A path with a NUL byte names no file (the system would read it cut short).
-        if bytes.contains(0) { return .absent }
-        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")), slash != bytes.startIndex,
-              bytes.index(after: slash) != bytes.endIndex else {
-            return checker.state(of: bytes, in: FileSystem.currentDirectory, verify: verify, key: directory)
+        if bytes.isEmpty || memchr(bytes.baseAddress!, 0, bytes.count) != nil { return .absent }
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")), slash != 0, slash + 1 != bytes.count else {
+            return checker.state(of: bytes, in: FileSystem.currentDirectory, verify: verify, key: directory,
+                                 recalled: recalled)
         }
-        if !opened || !bytes[..<slash].elementsEqual(path) {
+        let parent = UnsafeBufferPointer(rebasing: bytes[..<slash])
+        if !opened || parent.count != path.count || memcmp(parent.baseAddress!, path, parent.count) != 0 {
             close()
-            path = Array(bytes[..<slash])
+            path = Array(parent)
             opened = true
             descriptor = (path + [0]).withUnsafeBufferPointer {
                 $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
@@ -205,9 +248,11 @@ private struct ParentDirectory {
         }
         if missing { return .absent }
         guard descriptor >= 0 else {
-            return checker.state(of: bytes, in: FileSystem.currentDirectory, verify: verify, key: directory)
+            return checker.state(of: bytes, in: FileSystem.currentDirectory, verify: verify, key: directory,
+                                 recalled: recalled)
         }
-        return checker.state(of: bytes[bytes.index(after: slash)...], in: descriptor, verify: verify, key: directory)
+        return checker.state(of: UnsafeBufferPointer(rebasing: bytes[(slash + 1)...]), in: descriptor, verify: verify,
+                             key: directory, recalled: recalled)
     }
 
     mutating func close() {

@@ -19,6 +19,15 @@ extension FileSystem {
         return Int(info.st_size)
     }
 
+    /// The inode of the regular file `name` (not followed if it is a symlink), or nil.
+    static func inode(of name: String, in directory: Int32) -> UInt64? {
+        var info = stat()
+        guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            return nil
+        }
+        return UInt64(info.st_ino)
+    }
+
     /// `mkdir` of `name` in `directory`, fine if it exists; for the current directory,
     /// missing parents are created when the first attempt finds one missing.
     static func makeDirectory(_ name: String, in directory: Int32, path: String) throws {
@@ -95,6 +104,22 @@ extension FileSystem {
         if let status, fstat(fd, status) != 0 { throw failure("cannot stat", path) }
         closed = true
         if close(fd) != 0 { throw failure("cannot close", path) }
+    }
+
+    enum LinkOutcome {
+        case linked
+        /// `name` exists already; nothing was done.
+        case exists
+        /// The filesystem, or the source, does not allow it (no hard links, too many
+        /// links, another filesystem, the source gone).
+        case unavailable
+    }
+
+    /// Makes `name` in `directory` a second name of the file `source` in
+    /// `sourceDirectory` (a hard link: neither name is followed if it is a symlink).
+    static func link(_ source: String, in sourceDirectory: Int32, as name: String, in directory: Int32) -> LinkOutcome {
+        if linkat(sourceDirectory, source, directory, name, 0) == 0 { return .linked }
+        return errno == EEXIST ? .exists : .unavailable
     }
 
     static func syncDirectory(_ directory: Int32, path: String) throws {

@@ -177,7 +177,23 @@ public final class LocalStorage: Sendable {
 
     /// `directory`: this storage's directory, open (a run's node claim), if it is.
     func writeManifest(in directory: Int32?) throws {
-        let files = written.withLock { $0 }.filter { $0.value.size >= 0 }
+        try writeManifest(files: completedFiles(), in: directory)
+    }
+
+    /// The files written through this storage, as its manifest lists them.
+    func completedFiles() -> [String: Manifest.Entry] {
+        written.withLock { $0 }.filter { $0.value.size >= 0 }
+    }
+
+    static func recordedSizes(_ files: [String: Manifest.Entry]) -> [(name: [UInt8], size: Int)] {
+        files.map { (name: Array($0.key.utf8), size: $0.value.size) }
+    }
+
+    /// Writes the manifest listing `files`; returns the identity of the file written,
+    /// which it records in the ManifestMemory unless `remember` is false.
+    @discardableResult
+    func writeManifest(files: [String: Manifest.Entry], in directory: Int32?,
+                       remember: Bool = true) throws -> ManifestMemory.Identity? {
         let text = Manifest(files: files).encoded(timestamp: UTCTimestamp.now())
         if durable {
             if let directory {
@@ -195,21 +211,47 @@ public final class LocalStorage: Sendable {
                                            in: directory ?? FileSystem.currentDirectory, path: target, $0,
                                            durable: durable, syncData: true, identify: true)
         }
-        if let written {
-            ManifestMemory.remember(root, written, sizes: files.map { (name: Array($0.key.utf8), size: $0.value.size) })
+        if let written, remember {
+            ManifestMemory.remember(root, written, sizes: Self.recordedSizes(files))
         }
+        return written
     }
 
     /// Creates a file only the executor writes (context.json, before the task runs)
     /// through this storage's open directory, in place: nothing trusts it before the
     /// manifest names it. False, with nothing written, if the name exists already.
-    /// `sha256` is the digest of `bytes`.
-    func createExecutorFile(_ name: String, _ bytes: [UInt8], sha256: String, in directory: Int32) throws -> Bool {
-        let created = try bytes.withUnsafeBytes {
-            try FileSystem.createFile(name, in: directory, path: path(of: name), $0, durable: durable)
+    /// `sha256` is the digest of `bytes`. `source`: the open directory of another node
+    /// the run holds whose `name` this run created with the same bytes; the file then
+    /// becomes a second name of that one (a hard link) when the filesystem allows it,
+    /// which saves writing a file per node. This engine replaces an executor file rather
+    /// than writing it in place (muflow rewrites context.json in place only in a node
+    /// without a manifest that it runs, with the same bytes), so the names keep the same
+    /// contents.
+    func createExecutorFile(_ name: String, _ bytes: [UInt8], sha256: String, in directory: Int32,
+                            linkingFrom source: Int32? = nil) throws -> ExecutorFileCreation {
+        var created = ExecutorFileCreation.present
+        switch source.map({ FileSystem.link(name, in: $0, as: name, in: directory) }) {
+        case .linked?:
+            created = .linked
+        case .exists?:
+            return .present
+        case .unavailable?, nil:
+            let written = try bytes.withUnsafeBytes {
+                try FileSystem.createFile(name, in: directory, path: path(of: name), $0, durable: durable)
+            }
+            if written { created = .written }
         }
-        if created { record(name, Manifest.Entry(size: bytes.count, sha256: sha256)) }
+        if created != .present { record(name, Manifest.Entry(size: bytes.count, sha256: sha256)) }
         return created
+    }
+
+    enum ExecutorFileCreation {
+        /// Linked to the source's file.
+        case linked
+        /// Written as a file of its own.
+        case written
+        /// The name existed: nothing was done.
+        case present
     }
 
     /// Replaces a file only the executor writes, atomically, through this storage's open

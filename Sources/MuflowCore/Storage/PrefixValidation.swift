@@ -37,13 +37,18 @@ public enum PrefixValidation {
     public static func validateLabels(of plan: TaskPlan, basePrefix: JSONString) throws {
         let start = basePrefix.utf8.count + 1
         let trailer = digestLength + 1
-        for node in plan.nodes {
-            let prefix = node.storagePrefix.utf8
-            guard prefix.count >= start + trailer else { continue }
-            let label = prefix[start..<(prefix.count - trailer)]
-            if dotComponent(label, includingSingleDot: false) != nil {
-                throw MuflowError(.invalidArgument,
-                                  "the label \(quoted(label)) of a node of task '\(node.function)' has a '..' path component: its storage prefix \(quoted(prefix)) would climb out of the base prefix \(quoted(basePrefix.utf8)) (the label is the task name, or the node's \"task\" kwarg)")
+        var lastFine: ArraySlice<UInt8>?  // the nodes of a step mostly share their label
+        try plan.nodes.withUnsafeBufferPointer { nodes in
+            for node in nodes.indices {
+                let prefix = nodes[node].storagePrefix.utf8
+                guard prefix.count >= start + trailer else { continue }
+                let label = prefix[start..<(prefix.count - trailer)]
+                if let lastFine, label.elementsEqual(lastFine) { continue }
+                if dotComponent(label, includingSingleDot: false) != nil {
+                    throw MuflowError(.invalidArgument,
+                                      "the label \(quoted(label)) of a node of task '\(nodes[node].function)' has a '..' path component: its storage prefix \(quoted(prefix)) would climb out of the base prefix \(quoted(basePrefix.utf8)) (the label is the task name, or the node's \"task\" kwarg)")
+                }
+                lastFine = label
             }
         }
     }

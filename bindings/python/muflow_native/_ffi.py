@@ -202,6 +202,13 @@ mf_plan_node_keys = _declare("mf_plan_node_keys", c_int, _out_string, c_void_p)
 mf_plan_nodes_json = _declare(
     "mf_plan_nodes_json", c_int, _out_string, POINTER(c_size_t), c_void_p, c_size_t, c_size_t, c_size_t
 )
+mf_node_pickler_new = _declare("mf_node_pickler_new", c_int, POINTER(c_void_p), c_void_p)
+mf_node_pickler_free = _declare("mf_node_pickler_free", None, c_void_p)
+mf_node_pickler_shared_count = _declare("mf_node_pickler_shared_count", c_size_t, c_void_p)
+mf_node_pickler_nodes = _declare(
+    "mf_node_pickler_nodes", c_int, _out_string, POINTER(c_size_t), c_void_p, c_size_t, c_size_t, c_size_t
+)
+mf_node_pickler_shared = _declare("mf_node_pickler_shared", c_int, _out_string, POINTER(c_size_t), c_void_p, c_size_t)
 mf_plan_field_values = _declare("mf_plan_field_values", c_int, _out_string, c_void_p, c_int)
 mf_plan_leaf_nodes = _declare("mf_plan_leaf_nodes", c_int, _out_string, c_void_p)
 mf_plan_dependency_groups = _declare("mf_plan_dependency_groups", c_int, _out_string, c_void_p)

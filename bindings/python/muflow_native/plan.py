@@ -10,8 +10,10 @@ muflow 0.4.0's.
 from __future__ import annotations
 
 import ctypes
+import io
 import json
-from collections.abc import Mapping
+import pickle
+from collections.abc import ItemsView, Mapping, ValuesView
 from ctypes import byref, c_int, c_size_t, c_void_p
 from typing import Iterator, Optional
 
@@ -85,27 +87,94 @@ def _construct_model(cls, fields_set: frozenset):
 
 
 _construct_node = _construct_model(TaskNode, frozenset(TaskNode.model_fields))
-# The C scanner behind json.loads, without its per-call checks (the text is the library's).
-_scan_json = json.JSONDecoder().scan_once
-# Nodes built per library call: at most this many, and no more once their JSON reaches
-# this many bytes (a node of the ML pipeline holds the whole dataset list).
+# Nodes built per library call: at most this many, and no more once their pickle
+# reaches this many bytes.
 _BATCH_NODES = 64
 _BATCH_BYTES = 16384
 
 
-class _NodeMapping(Mapping):
-    """`plan.nodes`: node key to TaskNode, in the plan's node order."""
+class _NodePickler(NativeHandle):
+    _free = _ffi.mf_node_pickler_free
+    __slots__ = ()
 
-    def __init__(self, plan: "TaskPlan"):
+
+class _NodeUnpickler(pickle.Unpickler):
+    """Reads the library's node pickles, which hold plain data only: no class or
+    function is ever looked up."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"node pickles name no class, got {module}.{name}")
+
+
+class _PlanKeys:
+    """What a plan and its node mapping both read: the native plan, the keys its nodes
+    are filed under (fetched when first needed) and, once ready_nodes needed them, each
+    node's own key. Both hold it, so that the mapping need not hold the plan, which
+    holds the mapping: a dropped plan is freed at once, not by the cycle collector."""
+
+    __slots__ = ("native", "count", "_list", "_index", "node_keys")
+
+    def __init__(self, native: "_NativePlan"):
+        self.native = native
+        self.count: int = _ffi.mf_plan_node_count(native)
+        self._list: Optional[list[str]] = None
+        self._index: Optional[dict[str, int]] = None
+        self.node_keys: Optional[list[str]] = None
+
+    @property
+    def keys(self) -> list[str]:
+        if self._list is None:
+            self._list = json.loads(_ffi.call_returning_string(_ffi.mf_plan_node_keys, self.native))
+        return self._list
+
+    @property
+    def index(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {key: i for i, key in enumerate(self.keys)}
+        return self._index
+
+
+class _NodeMapping(Mapping):
+    """`plan.nodes`: node key to TaskNode, in the plan's node order.
+
+    Nodes come from the library as pickles (mf_node_pickler_nodes), read by pickle's C
+    unpickler. A large value the plan holds once for many nodes (the ML pipeline's
+    dataset list in every node's kwargs, a fan-in's dependency list) comes once, as a
+    persistent id resolved through `_shared`: kwargs values are then one object for
+    all nodes, as in muflow's build_plan; a node's kwargs dict, edge lists and access
+    map are its own shallow copies."""
+
+    def __init__(self, plan: _PlanKeys):
         self._plan = plan
         self._materialised: Optional[list] = None
+        self._pickler: Optional[_NodePickler] = None
+        self._shared: list = []
+
+    def _load(self, function, *args):
+        """Unpickles what `function(&out, &length, pickler, *args)` returns."""
+        unpickler = _NodeUnpickler(io.BytesIO(_ffi.call_returning_bytes(function, self._pickler, *args)))
+        unpickler.persistent_load = self._shared_value
+        return unpickler.load()
+
+    def _shared_value(self, pid: int):
+        """persistent_load: shared value pid >> 1, fetched once; a shallow copy where
+        pid & 1 says the node owns its own (see mf_node_pickler in muflow.h)."""
+        number = pid >> 1
+        value = self._shared[number]
+        if value is None:
+            value = self._shared[number] = self._load(_ffi.mf_node_pickler_shared, number)
+        return value.copy() if pid & 1 else value
 
     def _at(self, index: int) -> TaskNode:
         """The node at `index`, built the first time it is asked for, together with
         the next few not built yet (nodes are mostly asked for in order) as long as
-        their text stays small."""
+        their pickle stays small."""
         materialised = self._materialised
         if materialised is None:
+            handle = c_void_p()
+            _ffi.check(_ffi.mf_node_pickler_new(byref(handle), self._plan.native))
+            self._pickler = _NodePickler(handle)
+            self._shared = [None] * _ffi.mf_node_pickler_shared_count(self._pickler)
             materialised = self._materialised = [None] * len(self)
         node = materialised[index]
         if node is None:
@@ -113,10 +182,9 @@ class _NodeMapping(Mapping):
             count = 1
             while index + count < end and materialised[index + count] is None:
                 count += 1
-            text = _ffi.call_returning_bytes(_ffi.mf_plan_nodes_json, self._plan._native, index, count, _BATCH_BYTES)
             # The library validated the plan already; build the models without redoing it.
-            node_keys = self._plan._node_key_list
-            for offset, data in enumerate(_scan_json(text.decode("utf-8"), 0)[0]):
+            node_keys = self._plan.node_keys
+            for offset, data in enumerate(self._load(_ffi.mf_node_pickler_nodes, index, count, _BATCH_BYTES)):
                 if node_keys is not None:
                     # The tracker's own str: a completed set holding it is probed by identity.
                     data["key"] = node_keys[index + offset]
@@ -124,23 +192,51 @@ class _NodeMapping(Mapping):
             node = materialised[index]
         return node
 
+    def _in_order(self) -> Iterator[TaskNode]:
+        """The nodes in order, built a batch at a time as the iteration reaches them."""
+        at = self._at
+        for index in range(len(self)):
+            materialised = self._materialised
+            node = materialised[index] if materialised is not None else None
+            yield node if node is not None else at(index)
+
+    def values(self) -> "ValuesView":
+        return _NodeValues(self)
+
+    def items(self) -> "ItemsView":
+        return _NodeItems(self)
+
     def __getitem__(self, key: str) -> TaskNode:
-        index = self._plan._index.get(key) if isinstance(key, str) else None
+        index = self._plan.index.get(key) if isinstance(key, str) else None
         if index is None:
             raise KeyError(key)
         return self._at(index)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._plan._keys)
+        return iter(self._plan.keys)
 
     def __len__(self) -> int:
-        return self._plan._count
+        return self._plan.count
 
     def __contains__(self, key) -> bool:
-        return key in self._plan._index
+        return key in self._plan.index
 
     def __repr__(self) -> str:
         return f"<{len(self)} plan nodes>"
+
+
+class _NodeValues(ValuesView):
+    """plan.nodes.values(), iterated without a key lookup per node."""
+
+    def __iter__(self):
+        return self._mapping._in_order()
+
+
+class _NodeItems(ItemsView):
+    """plan.nodes.items(), iterated without a key lookup per node."""
+
+    def __iter__(self):
+        return zip(self._mapping._plan.keys, self._mapping._in_order())
 
 
 class TaskPlan:
@@ -164,26 +260,20 @@ class TaskPlan:
         # Keys and edges are fetched when first needed: a plan built or read only to be
         # written, stored or submitted never needs them in Python.
         self._native = native
-        self._count: int = _ffi.mf_plan_node_count(native)
-        self._key_list: Optional[list[str]] = None
-        self._key_index: Optional[dict[str, int]] = None
-        self._node_key_list: Optional[list[str]] = None  # each node's own key, once ready_nodes needed them
-        self._nodes = _NodeMapping(self)
+        self._shared = _PlanKeys(native)
+        self._count = self._shared.count
+        self._nodes = _NodeMapping(self._shared)
         self._root_key: Optional[str] = None
         self._ready = None
 
     @property
     def _keys(self) -> list[str]:
         """The keys the nodes are filed under, in node order."""
-        if self._key_list is None:
-            self._key_list = json.loads(_ffi.call_returning_string(_ffi.mf_plan_node_keys, self._native))
-        return self._key_list
+        return self._shared.keys
 
     @property
     def _index(self) -> dict[str, int]:
-        if self._key_index is None:
-            self._key_index = {key: i for i, key in enumerate(self._keys)}
-        return self._key_index
+        return self._shared.index
 
     def _field(self, index: int, field: int) -> bytes:
         return _ffi.call_returning_bytes(_ffi.mf_plan_node_field, self._native, index, field)
@@ -211,7 +301,7 @@ class TaskPlan:
             node_keys = json.loads(_ffi.call_returning_string(_ffi.mf_plan_field_values, self._native, _ffi.NODE_KEY))
             if node_keys == self._keys:
                 node_keys = self._keys
-            self._node_key_list = node_keys
+            self._shared.node_keys = node_keys
             self._ready = _ReadyTracker(self._keys, self._index, node_keys, groups, dependencies)
         return self._ready
 

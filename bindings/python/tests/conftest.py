@@ -57,3 +57,23 @@ def pytest_report_header(config):
 def pytest_terminal_summary(terminalreporter):
     if terminalreporter.stats.get("failed"):
         terminalreporter.write_line(f"hypothesis seed was {_seed}: rerun with --hypothesis-seed={_seed}")
+
+
+@pytest.fixture
+def tasks():
+    """`register(name, fn=a no-op, **options)` registers a task with muflow_native for
+    one test; the tasks, and any context factory the test set, go afterwards."""
+    import muflow_native
+    from muflow_native.context import set_context_factory
+
+    names = []
+
+    def register(name, fn=lambda context: None, **options):
+        muflow_native.register_task(name, **options)(fn)
+        names.append(name)
+        return fn
+
+    yield register
+    for name in names:
+        muflow_native.registry.unregister(name)
+    set_context_factory(None)

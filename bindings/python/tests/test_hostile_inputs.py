@@ -30,19 +30,6 @@ ESCAPING_TASK_NAMES = ["../x", "/x", "", "..", ".", "a/..", "a/../../x", "./t", 
 DOTTED_TASK_NAMES = ["pkg.module.task", "a..b", "..pkg", "pkg..", "group/task", "x.y/z.w"]
 
 
-@pytest.fixture
-def tasks():
-    names = []
-
-    def register(name, fn=lambda context: None, **options):
-        mn.register_task(name, **options)(fn)
-        names.append(name)
-
-    yield register
-    for name in names:
-        mn.registry.unregister(name)
-
-
 def _listing(directory):
     return sorted(os.listdir(directory))
 

@@ -13,22 +13,6 @@ from muflow_native.backends.handle import PlanHandle
 from muflow_native.storage.progress import LocalProgressChecker, make_progress_checker
 
 
-@pytest.fixture
-def tasks():
-    """Registers small tasks in both registries (muflow_native's and muflow's) and
-    removes them afterwards."""
-    names = []
-
-    def register(name, fn, **options):
-        mn.register_task(name, **options)(fn)
-        names.append(name)
-        return fn
-
-    yield register
-    for name in names:
-        mn.registry.unregister(name)
-
-
 def _pipeline(fan_out=3, name="t.pipe"):
     return mn.Pipeline(
         name=name,

@@ -14,21 +14,6 @@ from muflow_native.context import set_context_factory
 from muflow_native.context.task import TaskContext
 
 
-@pytest.fixture
-def tasks():
-    names = []
-
-    def register(name, fn, **options):
-        mn.register_task(name, **options)(fn)
-        names.append(name)
-        return fn
-
-    yield register
-    for name in names:
-        mn.registry.unregister(name)
-    set_context_factory(None)
-
-
 def _fan_in(n, leaf="b.leaf", sink="b.sink", name="b.pipe"):
     return mn.Pipeline(name=name, steps={
         "leaves": mn.ForEach(task=leaf, over=lambda sk, kw: [{"i": i} for i in range(n)]),

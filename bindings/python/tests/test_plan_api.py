@@ -5,13 +5,16 @@ calls build_plan makes to `over` and `kwargs_map`, and large shared kwargs."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
+import weakref
 
 import pydantic
 import pytest
 
 import muflow
 import muflow_native
+from seed_pipelines import ml_pipeline
 from muflow_native import ForEach, Pipeline, Step, TaskNode, TaskPlan
 
 
@@ -23,24 +26,6 @@ def small_pipeline(lib=muflow_native):
             "train": lib.Step(task="api.train", after=["features"]),
             "reports": lib.ForEach(task="api.report", after=["train", "features"],
                                    over=lambda s, k: [{"format": f} for f in ("pdf", "csv")]),
-        },
-    )
-
-
-def ml_pipeline(lib):
-    """The seed's ML pipeline."""
-    return lib.Pipeline(
-        name="ml.full_pipeline",
-        display_name="ML Training Pipeline",
-        steps={
-            "features": lib.ForEach(task="ml.compute_features",
-                                    over=lambda s, k: [{"dataset_name": ds} for ds in k["datasets"]]),
-            "train": lib.Step(task="ml.train_model", after=["features"]),
-            "loo_cv": lib.ForEach(task="ml.loo_cv", after=["features"],
-                                  over=lambda s, k: [{"leave_out_index": i, "datasets": k["datasets"]}
-                                                     for i in range(len(k["datasets"]))]),
-            "reports": lib.ForEach(task="ml.generate_report", after=["train", "loo_cv"],
-                                   over=lambda s, k: [{"format": f} for f in ("pdf", "xlsx", "csv")]),
         },
     )
 
@@ -152,6 +137,26 @@ def test_plan_from_task_nodes_and_from_dicts(plans):
     assert ours.model_dump_json() == expected
 
 
+def test_a_dropped_plan_is_freed_at_once_and_its_nodes_outlive_it():
+    """No reference cycle keeps a plan (and its native memory) alive until the cycle
+    collector runs; a mapping of nodes taken from it keeps working on its own."""
+    gc.disable()
+    try:
+        plan = small_pipeline(muflow_native).build_plan("tag:1", KWARGS)
+        nodes = plan.nodes
+        first = next(iter(nodes.values()))
+        plan.ready_nodes(set())
+        dropped = weakref.ref(plan)
+        del plan
+        assert dropped() is None
+        assert len(nodes) == 7 and nodes[first.key] is first
+        assert [n.key for n in nodes.values()] == list(nodes)
+        nodes_only = small_pipeline(muflow_native).build_plan("tag:1", KWARGS).nodes
+        assert {n.function for n in nodes_only.values()} >= {"api.features", "api.train"}
+    finally:
+        gc.enable()
+
+
 def test_plan_constructor_refusals():
     with pytest.raises(TypeError, match="colour"):
         TaskPlan(nodes={}, root_key="x", colour=1)
@@ -228,6 +233,25 @@ def test_from_json_refuses_missing_and_mistyped_fields(plan_dict):
     _refused(wrong, f"nodes.{_first(wrong)}.kwargs")
     _refused("{nodes", "invalid plan JSON")
     _refused("", "invalid plan JSON")
+
+
+def test_from_json_refuses_lone_surrogates_as_pydantic_does(plan_dict):
+    """JSON may escape half a surrogate pair; pydantic refuses such text (it is not
+    Unicode), and so must we, or to_json could not write the plan back."""
+    key = _first(plan_dict)
+    text = json.dumps(plan_dict)
+    paired = copy.deepcopy(plan_dict)
+    paired["nodes"][key]["kwargs"]["astral"] = "\U0001f600"
+    assert TaskPlan.from_json(json.dumps(paired)).nodes[key].kwargs["astral"] == "\U0001f600"
+    for lone in ("\ud800", "\udfff", "\udc00\ud800", "x\ud83d"):
+        bad = copy.deepcopy(plan_dict)
+        bad["nodes"][key]["kwargs"]["text"] = lone
+        for field_text in (json.dumps(bad), json.dumps(bad, ensure_ascii=False)):
+            _refused(field_text, "surrogate" if field_text.isascii() else "invalid UTF-8")
+            with pytest.raises(ValueError):
+                muflow.TaskPlan.from_json(field_text)
+    renamed = text.replace(json.dumps(plan_dict["root_key"]), '"\\udbff"')
+    _refused(renamed, "surrogate")
 
 
 def test_from_json_refuses_unusable_plans(plan_dict):

@@ -109,13 +109,30 @@ def test_batch_shared_datasets_list_large():
 
 @settings(max_examples=scaled(300))
 @given(data=st.data(), dicts=st.lists(hash_dicts(max_leaves=8), min_size=2, max_size=12), base=base_prefixes)
-def test_batch_in_two_halves_matches_one_by_one(data, dicts, base):
-    """Long batches are hashed as two halves on two threads; any split gives the same."""
+def test_batch_in_chunks_on_two_threads_matches_one_by_one(data, dicts, base):
+    """Long batches are hashed chunk by chunk on two threads; any chunking gives the same."""
     identity_keys = data.draw(st.none() | identity_keys_for({k: v for d in dicts for k, v in d.items()}))
     expected = [muflow_prefix(d, base, identity_keys) for d in dicts]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(storage_base, "PARALLEL_BATCH", 2)
+        patch.setattr(storage_base, "PARALLEL_CHUNK", data.draw(st.integers(1, len(dicts))))
         assert compute_prefixes(dicts, base, identity_keys) == expected
+
+
+def test_batch_resuming_over_shared_leading_text():
+    """Consecutive dicts whose canonical texts share long leading stretches (the library
+    resumes SHA-256 where they stop matching): ends inside and on stride boundaries, a
+    text that is a shorter copy of the one before, and texts sharing nothing."""
+    datasets = [f"d{i:05d}" for i in range(3000)]  # about 27 KB of JSON
+    dicts = []
+    for cut in (4096, 4095, 4097, 8192, 20000, 27000, 16384, 3000, 12):
+        dicts.append({"a": datasets[:cut // 9], "z": cut})
+        dicts.append({"a": datasets[:cut // 9], "z": cut, "zz": 1})
+    dicts += [{"a": datasets, "b": i} for i in range(3)] + [{"a": datasets[:-1]}, {"a": datasets}]
+    dicts += [{"a": list(reversed(datasets))}, {"0": 1, "a": datasets}]
+    expected = [muflow_prefix(d) for d in dicts]
+    assert compute_prefixes(dicts) == expected
+    assert compute_prefixes(list(reversed(dicts))) == list(reversed(expected))
 
 
 def test_batch_labels_the_library_assembles():

@@ -10,14 +10,47 @@ read once per run for all nodes.
 from __future__ import annotations
 
 import json
+import threading
 import traceback
+import weakref
 from pathlib import Path
 from typing import Callable, Optional
 
 from .. import _ffi
 from ..context.factory import get_context_factory
-from ..context.task import TaskContext
+from ..context.task import TaskContext, _print_progress
 from ..storage.local import LocalStorageBackend, _NativeStorage
+
+
+# The storage prefixes of the plans run lately, by id(plan), while the plan lives: a
+# plan run again (a cached run) does not read 10,000 prefixes from the library again.
+_recent_prefixes: dict[int, tuple] = {}
+_recent_lock = threading.RLock()  # re-entered when a plan dies while it is held
+_RECENT_PLANS = 4
+
+
+def _remembered_prefixes(plan) -> Optional[list[str]]:
+    with _recent_lock:
+        entry = _recent_prefixes.get(id(plan))
+    if entry is not None and entry[0]() is plan and entry[1] is plan._native:
+        return entry[2]
+    return None
+
+
+def _remember_prefixes(plan, prefixes: list[str]) -> None:
+    key = id(plan)
+    forget = lambda _ref: _forget_prefixes(key, _ref)  # noqa: E731
+    with _recent_lock:
+        if len(_recent_prefixes) >= _RECENT_PLANS:
+            _recent_prefixes.pop(next(iter(_recent_prefixes)))
+        _recent_prefixes[key] = (weakref.ref(plan, forget), plan._native, prefixes)
+
+
+def _forget_prefixes(key: int, ref) -> None:
+    with _recent_lock:
+        entry = _recent_prefixes.get(key)
+        if entry is not None and entry[0] is ref:
+            del _recent_prefixes[key]
 
 
 class PlanColumns:
@@ -40,7 +73,10 @@ class PlanColumns:
     @property
     def prefixes(self) -> list[str]:
         if self._prefixes is None:
-            self._prefixes = self._values(_ffi.NODE_STORAGE_PREFIX)
+            self._prefixes = _remembered_prefixes(self._plan)
+            if self._prefixes is None:
+                self._prefixes = self._values(_ffi.NODE_STORAGE_PREFIX)
+                _remember_prefixes(self._plan, self._prefixes)
         return self._prefixes
 
     def node_prefixes(self) -> dict[str, str]:
@@ -84,8 +120,10 @@ class NodeContext(TaskContext):
     """A TaskContext whose kwargs and dependency storages are read on first access."""
 
     def __init__(self, storage, columns: PlanColumns, index: int, progress_reporter, dependency_storages):
-        super().__init__(storage, None, None, progress_reporter)
-        del self._kwargs, self._dependency_storages
+        # TaskContext's fields but _kwargs and _dependency_storages, which __getattr__
+        # reads on first use (set here directly: this runs once per node).
+        self._storage = storage
+        self._progress_reporter = progress_reporter or _print_progress
         self._columns = columns
         self._index = index
         self._dependency_type = dependency_storages

@@ -146,7 +146,9 @@ class LocalBackend:
         self._plan_states[plan_id] = "success"
         if completion_callback:
             completion_callback.notify(plan_id, success=True)
-        return PlanHandle(
+        # Built from values of the right types already: validating 10,000 prefixes again
+        # would cost as much as a cached run's own work.
+        return PlanHandle.model_construct(
             backend="local",
             plan_id=plan_id,
             node_prefixes=execution.columns.node_prefixes(),
@@ -271,27 +273,31 @@ class _Execution:
             self._failed(keys[events[-1][1]], _ffi.last_error_message(), "",
                          function=self.columns.functions[events[-1][1]])
             events = events[:-1]
-        unstarted = [index for kind, index in events if kind == _ffi.EVENT_RUN]
+        run_kind = _ffi.EVENT_RUN
+        unstarted = [index for kind, index in events if kind == run_kind]
         started = 0
         succeeded: list[int] = []
         slow = False
         report_each = self._on_complete is not None or self._on_failure is not None
+        # Looked up once per list: this loop runs once per node.
+        on_start, stopping, run_node, clock = self._on_start, self._stopping, self._run_node, time.perf_counter
+        several_workers = self._backend.workers > 1
         try:
             for kind, index in events:
-                if kind != _ffi.EVENT_RUN:
-                    if self._on_start:
-                        self._on_start(keys[index])
+                if kind != run_kind:
+                    if on_start:
+                        on_start(keys[index])
                     if self._on_complete:
                         self._on_complete(keys[index])
                     continue
-                if self._stopping() or (slow and self._backend.workers > 1):
+                if stopping() or (slow and several_workers):
                     break
-                if self._on_start:
-                    self._on_start(keys[index])
+                if on_start:
+                    on_start(keys[index])
                 started += 1
-                begun = time.perf_counter()
-                error = self._run_node(index)
-                slow = time.perf_counter() - begun > _SLOW_TASK
+                begun = clock()
+                error = run_node(index)
+                slow = clock() - begun > _SLOW_TASK
                 if error is None and not report_each:
                     succeeded.append(index)
                 else:

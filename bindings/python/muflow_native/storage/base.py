@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import itertools
 import json
 import os
 import threading
@@ -103,21 +104,35 @@ def compute_prefixes(
     return [f"{base_prefix}/{label}/{digests[i * width:(i + 1) * width]}" for i, label in enumerate(labels)]
 
 
-# A batch this long is hashed in two halves at once, the second on a helper thread (the
-# native call releases the GIL); below it, handing work over costs more than it saves.
+# A batch this long is hashed on two threads at once (the native call releases the GIL),
+# each taking the next chunk as it finishes one, so that cheap and costly dicts even out;
+# below it, handing work over costs more than it saves.
 PARALLEL_BATCH = 4096
+PARALLEL_CHUNK = 1024
 _helper_lock = threading.Lock()
 _helper: Optional[concurrent.futures.ThreadPoolExecutor] = None
 
 
 def _split_across_cores(hash_part, items: list) -> list:
-    """`hash_part(items)`, computed as two halves in parallel when that pays."""
+    """`hash_part(items)`, computed chunk by chunk on two threads when that pays."""
     if len(items) < PARALLEL_BATCH or _usable_cpus() < 2:
         return hash_part(items)
-    half = len(items) // 2
-    second = _helper_thread().submit(hash_part, items[half:])
-    first = hash_part(items[:half])
-    return first + second.result()
+    chunks = [items[i:i + PARALLEL_CHUNK] for i in range(0, len(items), PARALLEL_CHUNK)]
+    results: list = [None] * len(chunks)
+    take = itertools.count().__next__  # atomic under the GIL
+
+    def drain():
+        while (i := take()) < len(chunks):
+            results[i] = hash_part(chunks[i])
+
+    helper = _helper_thread().submit(drain)
+    try:
+        drain()
+    finally:
+        helper_error = helper.exception()
+    if helper_error is not None:
+        raise helper_error
+    return [result for part in results for result in part]
 
 
 def _usable_cpus() -> int:

@@ -1,0 +1,34 @@
+/// `kwargs.merging(job)` for the many jobs of one step: jobs with the keys of the job
+/// before share the merged keys (and key index) of the first such merge, so each merge
+/// costs one array of values.
+struct KwargsMerger {
+    private let kwargs: JSONObject
+    private var template = JSONObject()
+    private var hasTemplate = false
+    private var templateJobKeys: [JSONString] = []
+    /// Where each key of the template's job stands in the merged object.
+    private var positions: [Int] = []
+
+    init(_ kwargs: JSONObject) { self.kwargs = kwargs }
+
+    /// `kwargs.merging(job)` for the job of these keys (distinct) and values.
+    mutating func merged(keys: [JSONString], values jobValues: UnsafeBufferPointer<JSONValue>) -> JSONObject {
+        guard hasTemplate, templateJobKeys == keys else {
+            let merged = kwargs.merging(JSONObject(distinctKeys: keys, values: Array(jobValues)))
+            template = merged
+            hasTemplate = true
+            templateJobKeys = keys
+            positions = keys.map { merged.position(of: $0)! }
+            return merged
+        }
+        // Reserved, then appended: copying the template's array on write allocates
+        // through unspecialized generic code.
+        var values = [JSONValue]()
+        values.reserveCapacity(template.values.count)
+        values += template.values
+        values.withUnsafeMutableBufferPointer { values in
+            for (k, position) in positions.enumerated() { values[position] = jobValues[k] }
+        }
+        return JSONObject(sameKeysAs: template, values: values)
+    }
+}
