@@ -66,6 +66,39 @@ final class PickleItemsTests: XCTestCase {
         }
     }
 
+    /// A FRAME may stand between any two opcodes, inside an item too (CPython starts
+    /// one where a frame fills up, between a key and its value as well).
+    func testFramesInsideAndBetweenItems() throws {
+        let frame: [UInt8] = [0x95, 0, 0, 0, 0, 0, 0, 0, 0]
+        let bytes: [UInt8] = [0x80, 5, 0x5D, 0x94, 0x28, 0x7D, 0x94, 0x8C, 1, UInt8(ascii: "i"), 0x94] + frame
+            + [0x4B, 7, 0x73] + frame + [0x7D] + frame + [0x94, 0x68, 2, 0x4B, 8] + frame + [0x73, 0x65, 0x2E]
+        let jobs = try XCTUnwrap(fast(bytes))
+        XCTAssertEqual(rendered(jobs), "[{i:i7},{i:i8}]")
+        XCTAssertEqual(rendered(jobs), typed(try unpickle(bytes)))
+    }
+
+    /// An item read whole is already among the items: a SETITEM reaching it afterwards
+    /// (which CPython does not write) is declined rather than lost.
+    func testDeclinesAPairAddedToAnItemLater() throws {
+        let bytes: [UInt8] = [0x80, 5, 0x5D, 0x94, 0x7D, 0x94, 0x8C, 1, UInt8(ascii: "i"), 0x94, 0x4B, 0, 0x73,
+                              0x8C, 1, UInt8(ascii: "j"), 0x94, 0x4B, 1, 0x73, 0x61, 0x2E]
+        XCTAssertNil(fast(bytes))
+        XCTAssertEqual(typed(try unpickle(bytes)), "[{i:i0,j:i1}]")
+    }
+
+    /// Items with several keys met by memo reference, then an item whose keys differ
+    /// only in order: the table gives way to objects, each with its own key order.
+    func testKeysInAnotherOrderLeaveTheTable() throws {
+        var bytes: [UInt8] = [0x80, 5, 0x5D, 0x94, 0x28]
+        bytes += [0x7D, 0x94, 0x28, 0x8C, 1, UInt8(ascii: "a"), 0x94, 0x4B, 1, 0x8C, 1, UInt8(ascii: "b"), 0x94, 0x4B, 2, 0x75]
+        bytes += [0x7D, 0x94, 0x28, 0x68, 2, 0x4B, 3, 0x68, 3, 0x4B, 4, 0x75]
+        bytes += [0x7D, 0x94, 0x28, 0x68, 3, 0x4B, 5, 0x68, 2, 0x4B, 6, 0x75]
+        bytes += [0x65, 0x2E]
+        let jobs = try XCTUnwrap(fast(bytes))
+        XCTAssertEqual(rendered(jobs), "[{a:i1,b:i2},{a:i3,b:i4},{b:i5,a:i6}]")
+        XCTAssertEqual(rendered(jobs), typed(try unpickle(bytes)))
+    }
+
     /// 1,003 items: CPython writes them in batches of 1,000 (MARK ... APPENDS), the
     /// key string once and then by memo reference.
     func testItemsInSeveralBatches() throws {

@@ -97,7 +97,8 @@ public struct JSONObject: Sendable {
 
     /// An object with the keys (and key index) of `template` and these values, one per
     /// key: objects of the same shape share their keys' storage.
-    init(sameKeysAs template: JSONObject, values newValues: [JSONValue]) {
+    @inline(__always)
+    init(sameKeysAs template: borrowing JSONObject, values newValues: consuming [JSONValue]) {
         precondition(newValues.count == template.keys.count)
         keys = template.keys
         values = newValues

@@ -21,6 +21,9 @@ public enum PickleItems {
         /// An open dict: its pairs are `pairKeys/pairValues[start...]` up to the next
         /// open dict's start, or to the end for the last one.
         case dict(start: Int)
+        /// The n-th item read whole by `readItem`, already among the items; it must be
+        /// appended to the list next.
+        case item(Int)
         case scalar(JSONValue)
     }
 
@@ -45,6 +48,20 @@ public enum PickleItems {
         var pairKeys: [JSONString] = []
         var pairValues: [JSONValue] = []
         var lastKeys: [JSONString] = []
+        /// The memo index of each table key, -1 where unknown.
+        var tableKeyMemos: [Int32] = []
+        /// Whether a dict may still be read whole at its EMPTY_DICT (`readItem`): until
+        /// the first dict read opcode by opcode, whose item is added at its APPEND, so
+        /// that items are added in list order.
+        var direct = true
+        var directCount = 0
+        var directAppended = 0
+        // The pairs of the dict `readItem` is reading: the first `itemCount` (the
+        // arrays are reused from item to item).
+        var itemKeys: [JSONString] = []
+        var itemKeyMemos: [Int32] = []
+        var itemValues: [JSONValue] = []
+        var itemCount = 0
 
         init(_ input: UnsafeBufferPointer<UInt8>) {
             self.input = input
@@ -73,6 +90,10 @@ public enum PickleItems {
                     tableValues.reserveCapacity(input.count / 2)
                 case 0x7D:                                                        // EMPTY_DICT
                     guard sawList else { return nil }
+                    if direct {
+                        if readItem() { continue }
+                        direct = false
+                    }
                     stack.append(.dict(start: pairKeys.count))
                 case 0x28: marks.append(stack.count); stack.append(.mark)     // MARK
                 case 0x94:                                                        // MEMOIZE
@@ -83,37 +104,8 @@ public enum PickleItems {
                         memo.append(Int32(memoScalars.count))
                         memoScalars.append(value)
                     case .list, .dict: memo.append(-1)
-                    case .mark: return nil
+                    case .mark, .item: return nil
                     }
-                case 0x68, 0x6A:                                                  // BINGET, LONG_BINGET
-                    guard let index = op == 0x68 ? unsigned(1) : unsigned(4), index < memo.count,
-                          memo[index] >= 0 else { return nil }
-                    stack.append(.scalar(memoScalars[Int(memo[index])]))
-                case 0x4E: stack.append(.scalar(.null))                          // NONE
-                case 0x88: stack.append(.scalar(.bool(true)))                    // NEWTRUE
-                case 0x89: stack.append(.scalar(.bool(false)))                   // NEWFALSE
-                case 0x4B:                                                        // BININT1
-                    guard let v = unsigned(1) else { return nil }
-                    stack.append(.scalar(.int(v)))
-                case 0x4D:                                                        // BININT2
-                    guard let v = unsigned(2) else { return nil }
-                    stack.append(.scalar(.int(v)))
-                case 0x4A:                                                        // BININT
-                    guard let v = unsigned(4) else { return nil }
-                    stack.append(.scalar(.int(Int(Int32(truncatingIfNeeded: v)))))
-                case 0x8A:                                                        // LONG1
-                    guard let n = unsigned(1), let raw = take(n),
-                          let value = try? BigIntegerText.value(twosComplement: UnsafeRawBufferPointer(raw)) else { return nil }
-                    stack.append(.scalar(value))
-                case 0x47:                                                        // BINFLOAT, big-endian
-                    guard let raw = take(8) else { return nil }
-                    var bits: UInt64 = 0
-                    for b in raw { bits = bits << 8 | UInt64(b) }
-                    stack.append(.scalar(.double(Double(bitPattern: bits))))
-                case 0x8C:                                                        // SHORT_BINUNICODE
-                    guard let n = unsigned(1), pushString(length: n) else { return nil }
-                case 0x58:                                                        // BINUNICODE
-                    guard let n = unsigned(4), pushString(length: n) else { return nil }
                 case 0x73:                                                        // SETITEM
                     guard stack.count >= floor + 3, setItems(target: stack.count - 3, from: stack.count - 2) else { return nil }
                     stack.removeLast(2)
@@ -126,10 +118,199 @@ public enum PickleItems {
                 case 0x65:                                                        // APPENDS
                     guard let mark = marks.popLast(), mark >= 1 + floor, append(to: mark - 1, from: mark + 1) else { return nil }
                 default:
-                    return nil
+                    guard let value = scalar(op) else { return nil }
+                    stack.append(.scalar(value))
                 }
             }
             return nil
+        }
+
+        /// The value of a scalar opcode (its operands read), or nil for any other
+        /// opcode or a malformed one.
+        mutating func scalar(_ op: UInt8) -> JSONValue? {
+            switch op {
+            case 0x68, 0x6A:                                                      // BINGET, LONG_BINGET
+                guard let index = op == 0x68 ? unsigned(1) : unsigned(4), index < memo.count,
+                      memo[index] >= 0 else { return nil }
+                return memoScalars[Int(memo[index])]
+            case 0x4E: return .null                                               // NONE
+            case 0x88: return .bool(true)                                         // NEWTRUE
+            case 0x89: return .bool(false)                                        // NEWFALSE
+            case 0x4B: return unsigned(1).map { .int($0) }                        // BININT1
+            case 0x4D: return unsigned(2).map { .int($0) }                        // BININT2
+            case 0x4A:                                                            // BININT
+                return unsigned(4).map { .int(Int(Int32(truncatingIfNeeded: $0))) }
+            case 0x8A:                                                            // LONG1
+                guard let n = unsigned(1), let raw = take(n) else { return nil }
+                return try? BigIntegerText.value(twosComplement: UnsafeRawBufferPointer(raw))
+            case 0x47:                                                            // BINFLOAT, big-endian
+                guard let raw = take(8) else { return nil }
+                var bits: UInt64 = 0
+                for b in raw { bits = bits << 8 | UInt64(b) }
+                return .double(Double(bitPattern: bits))
+            case 0x8C:                                                            // SHORT_BINUNICODE
+                return unsigned(1).flatMap { string(length: $0) }
+            case 0x58:                                                            // BINUNICODE
+                return unsigned(4).flatMap { string(length: $0) }
+            default:
+                return nil
+            }
+        }
+
+        /// Reads a dict whole, from after its EMPTY_DICT through its SETITEM(S), when it
+        /// is memoized and holds pairs of a string key and a scalar (what CPython writes
+        /// for an item), and adds it to the items at once, an `.item` standing for it on
+        /// the stack; its keys, when met before, are compared by memo index. Returns
+        /// false, with nothing read or memoized, for any other dict.
+        mutating func readItem() -> Bool {
+            let start = pos, memoCount = memo.count, scalarCount = memoScalars.count
+            if readItemPairs() {
+                addReadItem()
+                return true
+            }
+            pos = start
+            memo.removeSubrange(memoCount...)
+            memoScalars.removeSubrange(scalarCount...)
+            return false
+        }
+
+        private mutating func readItemPairs() -> Bool {
+            guard skipFrames(), input[pos] == 0x94 else { return false }        // MEMOIZE
+            pos += 1
+            memo.append(-1)
+            itemCount = 0
+            guard skipFrames() else { return false }
+            if input[pos] == 0x28 {                                               // MARK
+                pos += 1
+                while true {
+                    guard skipFrames() else { return false }
+                    if input[pos] == 0x75 { break }                               // SETITEMS
+                    guard readPair() else { return false }
+                }
+            } else {
+                guard readPair(), skipFrames(), input[pos] == 0x73 else { return false }  // SETITEM
+            }
+            guard itemCount > 0 else { return false }
+            pos += 1
+            return true
+        }
+
+        /// Steps over FRAME opcodes (CPython may start a frame between any two
+        /// opcodes); false at the end of the input.
+        private mutating func skipFrames() -> Bool {
+            while pos < input.count && input[pos] == 0x95 {
+                guard input.count - pos > 8 else { return false }
+                pos += 9
+            }
+            return pos < input.count
+        }
+
+        /// One pair of a string key and a scalar value, each memoized if a MEMOIZE follows.
+        private mutating func readPair() -> Bool {
+            guard skipFrames() else { return false }
+            let op = input[pos]
+            pos += 1
+            var keyMemo: Int32 = -1
+            var name: JSONString?
+            if op == 0x68 || op == 0x6A {                                         // BINGET, LONG_BINGET
+                guard let index = op == 0x68 ? unsigned(1) : unsigned(4), index < memo.count,
+                      memo[index] >= 0 else { return false }
+                keyMemo = Int32(truncatingIfNeeded: index)
+                // The key of the item before at this place, by the same memo entry, is
+                // this key: it stays where it is.
+                let known = itemCount < itemKeyMemos.count && itemKeyMemos[itemCount] == keyMemo
+                    && skipFrames() && input[pos] != 0x94
+                if !known {
+                    guard case .string(let text) = memoScalars[Int(memo[index])] else { return false }
+                    name = text
+                }
+            } else {
+                guard case .string(let text)? = scalar(op) else { return false }
+                name = text
+            }
+            if let text = name {
+                guard memoizeIfAsked(.string(text), index: &keyMemo) else { return false }
+            }
+            guard skipFrames() else { return false }
+            let valueOp = input[pos]
+            pos += 1
+            var valueMemo: Int32 = -1
+            guard let value = scalar(valueOp), memoizeIfAsked(value, index: &valueMemo) else { return false }
+            if itemCount < itemKeys.count {
+                if let name { itemKeys[itemCount] = name }
+                itemKeyMemos[itemCount] = keyMemo
+                itemValues[itemCount] = value
+            } else {
+                itemKeys.append(name!)
+                itemKeyMemos.append(keyMemo)
+                itemValues.append(value)
+            }
+            itemCount += 1
+            return true
+        }
+
+        /// Memoizes `value` when a MEMOIZE follows, setting `index` to its memo index;
+        /// false when the memo is full.
+        private mutating func memoizeIfAsked(_ value: JSONValue, index: inout Int32) -> Bool {
+            guard skipFrames(), input[pos] == 0x94 else { return true }
+            guard memoScalars.count < Int(Int32.max), memo.count < Int(Int32.max) else { return false }
+            pos += 1
+            index = Int32(memo.count)
+            memo.append(Int32(memoScalars.count))
+            memoScalars.append(value)
+            return true
+        }
+
+        /// Adds the item `readItem` read, and stands it on the stack.
+        private mutating func addReadItem() {
+            if objects == nil {
+                if tableKeys == nil {
+                    let keys = Array(itemKeys[..<itemCount])
+                    if distinct(keys) {
+                        tableKeys = keys
+                        tableKeyMemos = Array(itemKeyMemos[..<itemCount])
+                        lastKeys = keys
+                    } else {
+                        objects = []
+                    }
+                }
+                if let tableKeys, tableKeys.count == itemCount, itemHasTableKeys(tableKeys) {
+                    for k in 0..<itemCount { tableValues.append(itemValues[k]) }
+                    tableCount += 1
+                } else {
+                    leaveTable()
+                }
+            }
+            if objects != nil {
+                let keys = itemKeys[..<itemCount]
+                if !lastKeys.elementsEqual(keys) { lastKeys = Array(keys) }
+                objects!.append(JSONObject(keys: lastKeys, values: Array(itemValues[..<itemCount])))
+            }
+            stack.append(.item(directCount))
+            directCount += 1
+        }
+
+        private func itemHasTableKeys(_ tableKeys: [JSONString]) -> Bool {
+            for k in 0..<itemCount {
+                let memo = itemKeyMemos[k]
+                if memo >= 0 && memo == tableKeyMemos[k] { continue }
+                if itemKeys[k] != tableKeys[k] { return false }
+            }
+            return true
+        }
+
+        private func distinct(_ keys: [JSONString]) -> Bool {
+            keys.count < 2 || Set(keys).count == keys.count
+        }
+
+        /// From the first item without the table's keys on: the items so far as objects.
+        private mutating func leaveTable() {
+            objects = tableKeys.map { keys in
+                (0..<tableCount).map { row in
+                    JSONObject(keys: keys, values: Array(tableValues[(row * keys.count)..<((row + 1) * keys.count)]))
+                }
+            } ?? []
+            tableValues = []
         }
 
         /// The lowest stack index an opcode may reach: above the last mark.
@@ -155,17 +336,26 @@ public enum PickleItems {
         /// drops what stands above the list.
         mutating func append(to list: Int, from: Int) -> Bool {
             guard case .list = stack[list] else { return false }
-            var ends = [Int]()
-            for k in from..<stack.count {
-                guard case .dict(let start) = stack[k] else { return false }
-                if k > from { ends.append(start) }
+            // Items read whole come first, in the order they were read (and added).
+            var dicts = from
+            while dicts < stack.count, case .item(let n) = stack[dicts] {
+                guard n == directAppended else { return false }
+                directAppended += 1
+                dicts += 1
             }
-            ends.append(pairKeys.count)
-            guard from < stack.count, case .dict(let first) = stack[from] else {
+            guard dicts < stack.count, case .dict(let first) = stack[dicts] else {
+                guard dicts == stack.count else { return false }
                 stack.removeSubrange((list + 1)...)
                 return true
             }
-            for (k, end) in zip(from..<stack.count, ends) {
+            guard directAppended == directCount else { return false }
+            var ends = [Int]()
+            for k in dicts..<stack.count {
+                guard case .dict(let start) = stack[k] else { return false }
+                if k > dicts { ends.append(start) }
+            }
+            ends.append(pairKeys.count)
+            for (k, end) in zip(dicts..<stack.count, ends) {
                 guard case .dict(let start) = stack[k] else { return false }
                 addItem(start, end)
             }
@@ -182,6 +372,7 @@ public enum PickleItems {
                     let keys = Array(pairKeys[start..<end])
                     if Set(keys).count == keys.count {
                         tableKeys = keys
+                        tableKeyMemos = Array(repeating: -1, count: keys.count)
                         lastKeys = keys
                     } else {
                         objects = []
@@ -193,12 +384,7 @@ public enum PickleItems {
                     tableCount += 1
                     return
                 }
-                objects = tableKeys.map { keys in
-                    (0..<tableCount).map { row in
-                        JSONObject(keys: keys, values: Array(tableValues[(row * keys.count)..<((row + 1) * keys.count)]))
-                    }
-                } ?? []
-                tableValues = []
+                leaveTable()
             }
             objects!.append(object(start, end))
         }
@@ -217,10 +403,9 @@ public enum PickleItems {
             return JSONObject(keys: lastKeys, values: Array(pairValues[start..<end]))
         }
 
-        mutating func pushString(length: Int) -> Bool {
-            guard let raw = take(length), WTF8.isValid(raw) else { return false }
-            stack.append(.scalar(.string(JSONString(wtf8: Array(raw)))))
-            return true
+        mutating func string(length: Int) -> JSONValue? {
+            guard let raw = take(length), WTF8.isValid(raw) else { return nil }
+            return .string(JSONString(wtf8: Array(raw)))
         }
 
         mutating func skip(_ n: Int) -> Bool { take(n) != nil }

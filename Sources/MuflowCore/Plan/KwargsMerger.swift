@@ -13,7 +13,7 @@ struct KwargsMerger {
 
     /// `kwargs.merging(job)` for the job of these keys (distinct) and values.
     mutating func merged(keys: [JSONString], values jobValues: UnsafeBufferPointer<JSONValue>) -> JSONObject {
-        guard hasTemplate, templateJobKeys == keys else {
+        guard hasTemplate, Self.same(templateJobKeys, keys) else {
             let merged = kwargs.merging(JSONObject(distinctKeys: keys, values: Array(jobValues)))
             template = merged
             hasTemplate = true
@@ -25,10 +25,20 @@ struct KwargsMerger {
         // through unspecialized generic code.
         var values = [JSONValue]()
         values.reserveCapacity(template.values.count)
-        values += template.values
+        template.values.withUnsafeBufferPointer { values += $0 }
         values.withUnsafeMutableBufferPointer { values in
             for (k, position) in positions.enumerated() { values[position] = jobValues[k] }
         }
         return JSONObject(sameKeysAs: template, values: values)
+    }
+
+    /// `a == b`, answered without touching the arrays' references when they share
+    /// storage (a table's jobs all pass the same keys array).
+    @inline(__always)
+    private static func same(_ a: [JSONString], _ b: [JSONString]) -> Bool {
+        let shared = a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress && a.count == b.count }
+        }
+        return shared || a == b
     }
 }

@@ -108,21 +108,23 @@ struct PlanBuilder {
         hasher.beginStep(task: task, subject: subjectKey, kwargs: kwargs, identityKeys: descriptor?.identityKeys,
                          basePrefix: basePrefix)
         var merger = KwargsMerger(kwargs)
-        let template = TaskNode(key: "", function: task, subjectKey: subjectKey, kwargs: JSONObject(), storagePrefix: "",
-                                dependsOn: dependsOn, outputFiles: outputFiles, dependencyAccessMap: accessMap)
-        let prefixes = hasher.prefixes(of: jobs)
+        let shared = TaskNodeShared(function: task, subjectKey: subjectKey, dependsOn: dependsOn,
+                                    outputFiles: outputFiles, dependencyAccessMap: accessMap)
+        let template = TaskNode(key: "", kwargs: JSONObject(), storagePrefix: "", shared: shared)
+        var prefixes = hasher.prefixes(of: jobs)
         for index in 0..<jobs.count {
             let merged = jobs.withJob(index) { merger.merged(keys: $0, values: $1) }
-            let prefix = prefixes[index]
+            // Moved out (an empty string left behind): no retain now, no release when
+            // the array goes.
+            var prefix = JSONString(wtf8: [])
+            swap(&prefix, &prefixes[index])
             let slot = claimSlot(key: prefix, upstreamList: listID)
             if slot.replaced {
-                nodes[slot.slot] = TaskNode(key: prefix, function: task, subjectKey: subjectKey, kwargs: merged,
-                                            storagePrefix: prefix, dependsOn: dependsOn, outputFiles: outputFiles,
-                                            dependencyAccessMap: accessMap)
+                nodes[slot.slot] = TaskNode(key: prefix, kwargs: merged, storagePrefix: prefix, shared: shared)
             } else {
-                // A copy of the step's template, given its own fields in place: a node
-                // made with TaskNode.init and appended was copied once more (every field
-                // retained and released again).
+                // A copy of the step's template (empty fields and the shared box), given
+                // its own fields in place: a node made with TaskNode.init and appended
+                // was copied once more (every field retained and released again).
                 nodes.append(template)
                 let last = nodes.count - 1
                 nodes[last].key = prefix
@@ -169,13 +171,17 @@ struct PlanBuilder {
             let stem = name.utf8 + [UInt8(ascii: ":")]
             accessKeys.reserveCapacity(accessKeys.count + slots.count)
             prefixes.reserveCapacity(prefixes.count + slots.count)
-            for (i, slot) in slots.enumerated() {
-                var text = [UInt8]()
-                text.reserveCapacity(stem.count + 20)
-                text += stem
-                NumberText.appendDecimal(i, to: &text)
-                accessKeys.append(JSONString(wtf8: text))
-                prefixes.append(.string(keys[Int(slot)]))
+            // Through a buffer: appending the array itself retained and released it
+            // for every key.
+            stem.withUnsafeBufferPointer { stem in
+                for (i, slot) in slots.enumerated() {
+                    var text = [UInt8]()
+                    text.reserveCapacity(stem.count + 20)
+                    text += stem
+                    NumberText.appendDecimal(i, to: &text)
+                    accessKeys.append(JSONString(wtf8: text))
+                    prefixes.append(.string(keys[Int(slot)]))
+                }
             }
         }
         // Step names hold no ':', so keys only repeat when a step is listed twice.

@@ -263,11 +263,16 @@ struct PrefixHasher {
         var prefix = [UInt8]()
         prefix.reserveCapacity(head.count + ContentPrefix.digestLength)
         prefix += head
-        hexDigits.withUnsafeBufferPointer { hex in
-            for k in 0..<(ContentPrefix.digestLength / 2) {
-                prefix.append(hex[Int(digest[k] >> 4)])
-                prefix.append(hex[Int(digest[k] & 0xF)])
+        // Written into a buffer, then appended at once: appending byte by byte checked
+        // the array's capacity and uniqueness 64 times.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ContentPrefix.digestLength) { text in
+            hexDigits.withUnsafeBufferPointer { hex in
+                for k in 0..<(ContentPrefix.digestLength / 2) {
+                    text[2 * k] = hex[Int(digest[k] >> 4)]
+                    text[2 * k + 1] = hex[Int(digest[k] & 0xF)]
+                }
             }
+            prefix += text
         }
         return JSONString(wtf8: prefix)
     }

@@ -128,18 +128,21 @@ struct PlanDecoder {
         guard case .object(let kwargs) = kwargsValue else {
             throw Self.fail(path(.kwargs), "expected an object, got \(Self.kind(of: kwargsValue))")
         }
-        var node = TaskNode(key: key, function: function, subjectKey: subjectKey, kwargs: kwargs,
-                            storagePrefix: try text(.storagePrefix))
-        node.dependsOn = try stringList(fields[Field.dependsOn.rawValue], at: path(.dependsOn))
-        node.dependedOnBy = try stringList(fields[Field.dependedOnBy.rawValue], at: path(.dependedOnBy))
-        node.outputFiles = try stringList(fields[Field.outputFiles.rawValue], at: path(.outputFiles))
+        let storagePrefix = try text(.storagePrefix)
+        let dependsOn = try stringList(fields[Field.dependsOn.rawValue], at: path(.dependsOn))
+        let dependedOnBy = try stringList(fields[Field.dependedOnBy.rawValue], at: path(.dependedOnBy))
+        let outputFiles = try stringList(fields[Field.outputFiles.rawValue], at: path(.outputFiles))
+        var analysisID: JSONValue?
         if let id = fields[Field.analysisID.rawValue] {
-            node.analysisID = try LaxInteger.value(id, at: path(.analysisID))
+            analysisID = try LaxInteger.value(id, at: path(.analysisID))
         }
+        var dependencyAccessMap = JSONObject()
         if let map = fields[Field.accessMap.rawValue] {
-            node.dependencyAccessMap = try accessMap(map, at: path(.accessMap))
+            dependencyAccessMap = try accessMap(map, at: path(.accessMap))
         }
-        return node
+        return TaskNode(key: key, function: function, subjectKey: subjectKey, kwargs: kwargs,
+                        storagePrefix: storagePrefix, dependsOn: dependsOn, dependedOnBy: dependedOnBy,
+                        outputFiles: outputFiles, analysisID: analysisID, dependencyAccessMap: dependencyAccessMap)
     }
 
     private mutating func stringList(_ value: JSONValue?, at path: @autoclosure () -> String) throws -> [JSONString] {

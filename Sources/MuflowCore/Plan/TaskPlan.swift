@@ -1,36 +1,86 @@
 /// One node of a plan, muflow's `TaskNode`.
 ///
-/// Nodes built from one step share their `dependsOn` array, their access map and their
-/// `outputFiles` (copy-on-write storage), so a fan-in over N nodes costs one array.
+/// The fields the nodes of one step have in common (function, subject, depends_on,
+/// output files, access map) stand in one shared box, so a node costs one reference to
+/// them rather than one per field, and a fan-in over N nodes costs one depends_on array.
 public struct TaskNode: Sendable {
     public var key: JSONString
-    public var function: JSONString
-    public var subjectKey: JSONString
     public var kwargs: JSONObject
     public var storagePrefix: JSONString
-    public var dependsOn: [JSONString]
     public var dependedOnBy: [JSONString]
-    public var outputFiles: [JSONString]
     /// The database id: nil, `.int` or `.bigInt` (pydantic's unbounded int).
     public var analysisID: JSONValue?
+    private var shared: TaskNodeShared
+
+    public var function: JSONString {
+        get { shared.function }
+        set { shared = TaskNodeShared(shared, function: newValue) }
+    }
+    public var subjectKey: JSONString {
+        get { shared.subjectKey }
+        set { shared = TaskNodeShared(shared, subjectKey: newValue) }
+    }
+    public var dependsOn: [JSONString] {
+        get { shared.dependsOn }
+        set { shared = TaskNodeShared(shared, dependsOn: newValue) }
+    }
+    public var outputFiles: [JSONString] {
+        get { shared.outputFiles }
+        set { shared = TaskNodeShared(shared, outputFiles: newValue) }
+    }
     /// Access key (`"step"` or `"step:i"`) to the storage prefix of that dependency;
     /// every value is a string.
-    public var dependencyAccessMap: JSONObject
+    public var dependencyAccessMap: JSONObject {
+        get { shared.dependencyAccessMap }
+        set { shared = TaskNodeShared(shared, dependencyAccessMap: newValue) }
+    }
 
     public init(key: JSONString, function: JSONString, subjectKey: JSONString, kwargs: JSONObject,
                 storagePrefix: JSONString, dependsOn: [JSONString] = [], dependedOnBy: [JSONString] = [],
                 outputFiles: [JSONString] = [], analysisID: JSONValue? = nil,
                 dependencyAccessMap: JSONObject = JSONObject()) {
+        self.init(key: key, kwargs: kwargs, storagePrefix: storagePrefix,
+                  shared: TaskNodeShared(function: function, subjectKey: subjectKey, dependsOn: dependsOn,
+                                         outputFiles: outputFiles, dependencyAccessMap: dependencyAccessMap),
+                  dependedOnBy: dependedOnBy, analysisID: analysisID)
+    }
+
+    init(key: JSONString, kwargs: JSONObject, storagePrefix: JSONString, shared: TaskNodeShared,
+         dependedOnBy: [JSONString] = [], analysisID: JSONValue? = nil) {
         self.key = key
-        self.function = function
-        self.subjectKey = subjectKey
         self.kwargs = kwargs
         self.storagePrefix = storagePrefix
-        self.dependsOn = dependsOn
+        self.shared = shared
         self.dependedOnBy = dependedOnBy
-        self.outputFiles = outputFiles
         self.analysisID = analysisID
+    }
+}
+
+/// The fields of a node that the nodes of a step share; immutable (a node given a new
+/// value takes a new box).
+final class TaskNodeShared: Sendable {
+    let function: JSONString
+    let subjectKey: JSONString
+    let dependsOn: [JSONString]
+    let outputFiles: [JSONString]
+    let dependencyAccessMap: JSONObject
+
+    init(function: JSONString, subjectKey: JSONString, dependsOn: [JSONString], outputFiles: [JSONString],
+         dependencyAccessMap: JSONObject) {
+        self.function = function
+        self.subjectKey = subjectKey
+        self.dependsOn = dependsOn
+        self.outputFiles = outputFiles
         self.dependencyAccessMap = dependencyAccessMap
+    }
+
+    /// `other` with the fields given replaced.
+    convenience init(_ other: TaskNodeShared, function: JSONString? = nil, subjectKey: JSONString? = nil,
+                     dependsOn: [JSONString]? = nil, outputFiles: [JSONString]? = nil,
+                     dependencyAccessMap: JSONObject? = nil) {
+        self.init(function: function ?? other.function, subjectKey: subjectKey ?? other.subjectKey,
+                  dependsOn: dependsOn ?? other.dependsOn, outputFiles: outputFiles ?? other.outputFiles,
+                  dependencyAccessMap: dependencyAccessMap ?? other.dependencyAccessMap)
     }
 }
 

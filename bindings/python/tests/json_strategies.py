@@ -170,3 +170,14 @@ def identity_keys_for(draw, d):
     if draw(st.booleans()):
         keys.append("task")
     return keys
+
+
+def distinct_nan_keys(value) -> int:
+    """The most NaN keys (distinct objects) any one dict in `value` holds: json.dumps
+    writes each as the key "NaN", so more than one is refused (a deliberate difference)."""
+    if isinstance(value, dict):
+        own = sum(1 for k in value if isinstance(k, float) and k != k)
+        return max([own] + [distinct_nan_keys(v) for v in value.values()])
+    if isinstance(value, (list, tuple)):
+        return max([0] + [distinct_nan_keys(v) for v in value])
+    return 0

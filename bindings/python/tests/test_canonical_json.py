@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from json_strategies import FLOAT_EDGES, INT_EDGES, SPECIAL_CHARS, json_values, non_str_key_dicts, scaled
+from json_strategies import (FLOAT_EDGES, INT_EDGES, SPECIAL_CHARS, distinct_nan_keys, json_values,
+                             non_str_key_dicts, scaled)
 from muflow_native._values import canonical_json
 
 
@@ -20,20 +21,10 @@ def test_generated_values(obj):
     assert canonical_json(obj) == expected(obj)
 
 
-def _distinct_nan_keys(value) -> int:
-    """The most NaN keys (distinct objects) any one dict in `value` holds."""
-    if isinstance(value, dict):
-        own = sum(1 for k in value if isinstance(k, float) and k != k)
-        return max([own] + [_distinct_nan_keys(v) for v in value.values()])
-    if isinstance(value, (list, tuple)):
-        return max([0] + [_distinct_nan_keys(v) for v in value])
-    return 0
-
-
 @settings(max_examples=scaled(1500))
 @given(obj=non_str_key_dicts())
 def test_generated_non_str_keys(obj):
-    if _distinct_nan_keys(obj) > 1:
+    if distinct_nan_keys(obj) > 1:
         # Deliberate difference: json.dumps writes the key "NaN" twice; we refuse.
         with pytest.raises(TypeError):
             canonical_json(obj)
