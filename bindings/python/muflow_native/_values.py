@@ -15,7 +15,7 @@ from typing import Optional
 
 from . import _ffi
 
-_PROTOCOL = 5
+PROTOCOL = 5
 MAX_VALUE_BYTES = 256 * 1024 * 1024  # MF_MAX_VALUE_BYTES
 _DEEP_RECURSION_LIMIT = 2 * 1000 + 200  # MF_MAX_DEPTH levels, two frames each, and margin
 _PLAIN = (str, int, float, bool, type(None))
@@ -83,7 +83,7 @@ def encode_plain(value) -> bytes:
     cannot be retried (a pipeline's kwargs and items, once its callbacks have run)."""
     buffer = _BoundedSink()
     try:
-        _PlainPickler(buffer, _PROTOCOL).dump(value)
+        _PlainPickler(buffer, PROTOCOL).dump(value)
         data = buffer.getvalue()
     except _NotPlain:
         data = _pickle_deep(to_plain(value))
@@ -98,12 +98,12 @@ def _pickle_deep(value) -> bytes:
     """pickle.dumps, with room for as deep a nesting as the library accepts: the
     pickler recurses about twice per level, json's encoder (muflow's) once."""
     try:
-        return pickle.dumps(value, _PROTOCOL)
+        return pickle.dumps(value, PROTOCOL)
     except RecursionError:
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(limit, _DEEP_RECURSION_LIMIT))
         try:
-            return pickle.dumps(value, _PROTOCOL)
+            return pickle.dumps(value, PROTOCOL)
         finally:
             sys.setrecursionlimit(limit)
 

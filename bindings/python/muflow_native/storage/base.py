@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import threading
+from pickle import dumps as _dumps
 from typing import IO, Any, Iterable, Optional, Protocol, runtime_checkable
 
 from .. import _ffi, _values
@@ -75,6 +76,18 @@ def compute_prefix(hash_dict: dict, base_prefix: str = "muflow", identity_keys: 
     where they mean exactly what they mean in muflow."""
     label = hash_dict.get("task", "unknown")
     hashed = _identity(hash_dict, identity_keys) if identity_keys else hash_dict
+    # The usual case in one step; anything unusual (a value pickle or the library
+    # refuses, a subclass to convert, a huge value) takes the general path, which
+    # raises the right error.
+    try:
+        data = _dumps(hashed, _values.PROTOCOL)
+    except Exception:
+        data = b""
+    if 0 < len(data) <= _values.MAX_VALUE_BYTES:
+        out = getattr(_buffers, "one", None) or _digest_buffer()
+        if _ffi.mf_content_digest(out, _ffi.FORMAT_PICKLE, data, len(data)) == _ffi.OK:
+            return f"{base_prefix}/{label}/{out.value.decode('ascii')}"
+    del data  # a value over the limit is not held twice
     return f"{base_prefix}/{label}/{_values.call_with_value(_digest_of_one, hashed)}"
 
 
@@ -171,10 +184,14 @@ def _identity(hash_dict: dict, identity_keys) -> dict:
 _buffers = threading.local()
 
 
+def _digest_buffer():
+    """This thread's buffer for one digest."""
+    out = _buffers.one = ctypes.create_string_buffer(_ffi.DIGEST_LENGTH + 1)
+    return out
+
+
 def _digest_of_one(fmt, data, length) -> str:
-    out = getattr(_buffers, "one", None)
-    if out is None:
-        out = _buffers.one = ctypes.create_string_buffer(_ffi.DIGEST_LENGTH + 1)
+    out = getattr(_buffers, "one", None) or _digest_buffer()
     status = _ffi.mf_content_digest(out, fmt, data, length)
     if status != _ffi.OK:
         raise _ffi.error_for(status)
