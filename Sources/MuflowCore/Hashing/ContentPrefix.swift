@@ -39,9 +39,17 @@ public enum ContentPrefix {
     public static func writeHex(of hasher: SHA256, to out: UnsafeMutablePointer<UInt8>) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digestLength / 2) { bytes in
             hasher.finalize(prefix: digestLength / 2, into: bytes.baseAddress!)
-            for (k, byte) in bytes.enumerated() {
-                out[2 * k] = hexDigits[Int(byte >> 4)]
-                out[2 * k + 1] = hexDigits[Int(byte & 0xf)]
+            writeHex(ofDigest: bytes.baseAddress!, to: out)
+        }
+    }
+
+    /// Writes the `digestLength` hex digits of the first `digestLength / 2` bytes of a
+    /// digest at `out`.
+    public static func writeHex(ofDigest digest: UnsafePointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) {
+        hexDigits.withUnsafeBufferPointer { hex in
+            for k in 0..<(digestLength / 2) {
+                out[2 * k] = hex[Int(digest[k] >> 4)]
+                out[2 * k + 1] = hex[Int(digest[k] & 0xf)]
             }
         }
     }

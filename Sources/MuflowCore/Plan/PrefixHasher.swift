@@ -149,16 +149,10 @@ struct PrefixHasher {
         if sourcesJobKeys != jobKeys { mergeSources(jobKeys: jobKeys) }
         let state = flatDigest(values) ?? layoutDigest(values)
         let head = jobTaskIndex.map { Self.head(basePrefix: basePrefix, task: values[$0]) } ?? baseHead
-        // Reserved, then appended: Array(unsafeUninitializedCapacity:) and
-        // Array(repeating:count:) allocate through unspecialized generic code.
-        var prefix = [UInt8]()
-        prefix.reserveCapacity(head.count + ContentPrefix.digestLength)
-        prefix += head
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ContentPrefix.digestLength) { hex in
-            ContentPrefix.writeHex(of: state, to: hex.baseAddress!)
-            prefix += hex
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ContentPrefix.digestLength / 2) { digest in
+            state.finalize(prefix: digest.count, into: digest.baseAddress!)
+            return Self.prefix(head: head, digest: digest.baseAddress!)
         }
-        return prefix
     }
 
     /// The digest of a text with no shared entries, written from the flat template;
@@ -244,8 +238,8 @@ struct PrefixHasher {
                         }
                         let headA = taskIndex.map { Self.head(basePrefix: base, task: a[$0]) } ?? head
                         let headB = taskIndex.map { Self.head(basePrefix: base, task: b[$0]) } ?? head
-                        prefixes.append(Self.prefix(head: headA, digest: digests.baseAddress!))
-                        prefixes.append(Self.prefix(head: headB, digest: digests.baseAddress! + 32))
+                        prefixes.append(JSONString(wtf8: Self.prefix(head: headA, digest: digests.baseAddress!)))
+                        prefixes.append(JSONString(wtf8: Self.prefix(head: headB, digest: digests.baseAddress! + 32)))
                         index += 2
                         continue
                     }
@@ -256,25 +250,20 @@ struct PrefixHasher {
         }
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     /// `{head}{hex of the digest's first bytes}`.
-    private static func prefix(head: [UInt8], digest: UnsafeMutablePointer<UInt8>) -> JSONString {
+    private static func prefix(head: [UInt8], digest: UnsafePointer<UInt8>) -> [UInt8] {
+        // Reserved, then appended: Array(unsafeUninitializedCapacity:) and
+        // Array(repeating:count:) allocate through unspecialized generic code. The hex is
+        // written into a buffer, then appended at once: appending byte by byte checked
+        // the array's capacity and uniqueness 16 times.
         var prefix = [UInt8]()
         prefix.reserveCapacity(head.count + ContentPrefix.digestLength)
         prefix += head
-        // Written into a buffer, then appended at once: appending byte by byte checked
-        // the array's capacity and uniqueness 64 times.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ContentPrefix.digestLength) { text in
-            hexDigits.withUnsafeBufferPointer { hex in
-                for k in 0..<(ContentPrefix.digestLength / 2) {
-                    text[2 * k] = hex[Int(digest[k] >> 4)]
-                    text[2 * k + 1] = hex[Int(digest[k] & 0xF)]
-                }
-            }
+            ContentPrefix.writeHex(ofDigest: digest, to: text.baseAddress!)
             prefix += text
         }
-        return JSONString(wtf8: prefix)
+        return prefix
     }
 
     private mutating func layoutDigest(_ values: UnsafeBufferPointer<JSONValue>) -> SHA256 {

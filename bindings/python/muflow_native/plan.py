@@ -261,8 +261,8 @@ class TaskPlan:
         # written, stored or submitted never needs them in Python.
         self._native = native
         self._shared = _PlanKeys(native)
-        self._count = self._shared.count
         self._nodes = _NodeMapping(self._shared)
+        self._prefixes: Optional[list[str]] = None
         self._root_key: Optional[str] = None
         self._ready = None
 
@@ -320,9 +320,17 @@ class TaskPlan:
     def is_complete(self, completed: set[str]) -> bool:
         return self.root_key in completed
 
+    @property
+    def _prefix_list(self) -> list[str]:
+        """Each node's storage prefix, in node order, read from the library once (a plan
+        is immutable: a plan run again does not read them again)."""
+        if self._prefixes is None:
+            text = _ffi.call_returning_string(_ffi.mf_plan_field_values, self._native, _ffi.NODE_STORAGE_PREFIX)
+            self._prefixes = json.loads(text)
+        return self._prefixes
+
     def _storage_prefixes(self) -> dict[str, str]:
-        text = _ffi.call_returning_string(_ffi.mf_plan_field_values, self._native, _ffi.NODE_STORAGE_PREFIX)
-        return dict(zip(self._keys, json.loads(text)))
+        return dict(zip(self._keys, self._prefix_list))
 
     def levels(self) -> list[list[str]]:
         """Node keys by topological level (level 0: no dependencies)."""
@@ -373,7 +381,7 @@ class TaskPlan:
         return isinstance(other, TaskPlan) and self.to_json() == other.to_json()
 
     def __repr__(self) -> str:
-        return f"TaskPlan(nodes=<{self._count} nodes>, root_key={self.root_key!r})"
+        return f"TaskPlan(nodes=<{self._shared.count} nodes>, root_key={self.root_key!r})"
 
 
 def _read_native(data, length: int) -> _NativePlan:

@@ -5,10 +5,10 @@ prefixes read for its first run. What each node's directory holds stays muflow's
 import gc
 import json
 import os
+import weakref
 
 import muflow
 import muflow_native as mn
-from muflow_native.backends import _node_tasks
 
 
 def _fan_in(lib, n):
@@ -60,15 +60,16 @@ def test_removing_one_shared_manifest_runs_that_node_alone_again(tmp_path, tasks
     assert all(os.path.exists(os.path.join(n.storage_prefix, "manifest.json")) for n in _leaves(plan))
 
 
-def test_a_plan_run_again_gets_the_same_prefixes_and_a_dropped_plan_is_forgotten(tmp_path, tasks):
+def test_a_plan_run_again_reuses_its_prefixes_and_a_dropped_plan_is_freed(tmp_path, tasks):
     tasks("s.leaf", lambda c: None)
     tasks("s.sink", lambda c: None)
     plan = _fan_in(mn, 5).build_plan("s", {}, base_prefix=str(tmp_path))
     backend = mn.LocalBackend(str(tmp_path), workers=1)
     first = backend.submit_plan(plan).node_prefixes
-    assert _node_tasks._remembered_prefixes(plan) is not None
+    read = plan._prefix_list
     assert backend.submit_plan(plan).node_prefixes == first == {k: n.storage_prefix for k, n in plan.nodes.items()}
-    key = id(plan)
+    assert plan._prefix_list is read, "read from the library once"
+    dropped = weakref.ref(plan)
     del plan
     gc.collect()
-    assert key not in _node_tasks._recent_prefixes
+    assert dropped() is None

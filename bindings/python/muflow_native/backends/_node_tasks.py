@@ -10,9 +10,7 @@ read once per run for all nodes.
 from __future__ import annotations
 
 import json
-import threading
 import traceback
-import weakref
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -22,44 +20,12 @@ from ..context.task import TaskContext, _print_progress
 from ..storage.local import LocalStorageBackend, _NativeStorage
 
 
-# The storage prefixes of the plans run lately, by id(plan), while the plan lives: a
-# plan run again (a cached run) does not read 10,000 prefixes from the library again.
-_recent_prefixes: dict[int, tuple] = {}
-_recent_lock = threading.RLock()  # re-entered when a plan dies while it is held
-_RECENT_PLANS = 4
-
-
-def _remembered_prefixes(plan) -> Optional[list[str]]:
-    with _recent_lock:
-        entry = _recent_prefixes.get(id(plan))
-    if entry is not None and entry[0]() is plan and entry[1] is plan._native:
-        return entry[2]
-    return None
-
-
-def _remember_prefixes(plan, prefixes: list[str]) -> None:
-    key = id(plan)
-    forget = lambda _ref: _forget_prefixes(key, _ref)  # noqa: E731
-    with _recent_lock:
-        if len(_recent_prefixes) >= _RECENT_PLANS:
-            _recent_prefixes.pop(next(iter(_recent_prefixes)))
-        _recent_prefixes[key] = (weakref.ref(plan, forget), plan._native, prefixes)
-
-
-def _forget_prefixes(key: int, ref) -> None:
-    with _recent_lock:
-        entry = _recent_prefixes.get(key)
-        if entry is not None and entry[0] is ref:
-            del _recent_prefixes[key]
-
-
 class PlanColumns:
     """One field of every node of a plan, each read from the library on first use."""
 
     def __init__(self, plan):
         self._plan = plan
         self._functions: Optional[list[str]] = None
-        self._prefixes: Optional[list[str]] = None
 
     def _values(self, field: int) -> list:
         return json.loads(_ffi.call_returning_string(_ffi.mf_plan_field_values, self._plan._native, field))
@@ -72,16 +38,11 @@ class PlanColumns:
 
     @property
     def prefixes(self) -> list[str]:
-        if self._prefixes is None:
-            self._prefixes = _remembered_prefixes(self._plan)
-            if self._prefixes is None:
-                self._prefixes = self._values(_ffi.NODE_STORAGE_PREFIX)
-                _remember_prefixes(self._plan, self._prefixes)
-        return self._prefixes
+        return self._plan._prefix_list
 
     def node_prefixes(self) -> dict[str, str]:
         """Node key to storage prefix, for the run's PlanHandle."""
-        return dict(zip(self._plan._keys, self.prefixes))
+        return self._plan._storage_prefixes()
 
     def kwargs(self, index: int) -> dict:
         return json.loads(self._plan._field(index, _ffi.NODE_KWARGS))
