@@ -157,10 +157,11 @@ scheduler-repeat: swift-test
 asan:
 	ASAN_OPTIONS=detect_leaks=0 swift test --scratch-path .build-asan --sanitize=address
 
-# The scheduler and run tests under ThreadSanitizer.
+# The scheduler and run tests, and the access maps made on first read, under
+# ThreadSanitizer.
 tsan:
 	MUFLOW_FANIN_NODES=10000 swift test --scratch-path .build-tsan --sanitize=thread \
-	    --filter 'SchedulerTests|PlanRunTests|RunABITests'
+	    --filter 'SchedulerTests|PlanRunTests|RunABITests|AccessMapTests'
 
 # Run from build/ so that the installed package, not the source tree, is imported.
 python-test: system-packages $(TEST_VENV)/.installed

@@ -11,8 +11,7 @@ final class PlanJSONSharingTests: XCTestCase {
         try Array(text.utf8).withUnsafeBytes { try parseJSON($0, maxDepth: 1000, reuseRepeats: reuse) }
     }
 
-    private static func direct(_ bytes: [UInt8]) -> (entryKeys: [JSONString], nodes: [TaskNode],
-                                                     positions: [JSONString: Int], rootKey: JSONString)? {
+    private static func direct(_ bytes: [UInt8]) -> (keyIndex: KeyIndex, nodes: [TaskNode], rootKey: JSONString)? {
         bytes.withUnsafeBytes { buffer in
             var reader = PlanJSONReader(buffer)
             return reader.readPlan()
@@ -66,8 +65,7 @@ final class PlanJSONSharingTests: XCTestCase {
         for document in documents {
             let bytes = Array(document.utf8)
             let direct = try XCTUnwrap(Self.direct(bytes), document)
-            let viaDirect = try TaskPlan(entryKeys: direct.entryKeys, nodes: direct.nodes, positions: direct.positions,
-                                         rootKey: direct.rootKey)
+            let viaDirect = try TaskPlan(keyIndex: direct.keyIndex, nodes: direct.nodes, rootKey: direct.rootKey)
             let general = try PlanDecoder.plan(from: try parse(document, reuse: false))
             XCTAssertEqual(try viaDirect.toJSON(), try general.toJSON())
             XCTAssertEqual(try TaskPlan.fromJSON(bytes).toJSON(), try general.toJSON())

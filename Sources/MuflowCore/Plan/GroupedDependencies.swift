@@ -12,12 +12,13 @@ public struct GroupedDependencies: Sendable {
     /// Each group's nodes, in node order.
     public let groupMembers: [[Int32]]
     /// For each node, the groups that depend on it.
-    public let dependentGroups: [[Int32]]
+    public let dependentGroups: NodeGroupLists
     private let keys: [JSONString]
 
     /// Groups by the content of each node's dependsOn (a list shared by storage is
     /// recognised without reading it). Throws when a dependency names no node.
-    init(nodes: [TaskNode], entryKeys: [JSONString], positions: [JSONString: Int]) throws {
+    init(nodes: [TaskNode], keyIndex: KeyIndex) throws {
+        let entryKeys = keyIndex.keys
         var groupOfNode = [Int32]()
         groupOfNode.reserveCapacity(nodes.count)
         var groupDependencies: [[Int32]] = []
@@ -37,7 +38,7 @@ public struct GroupedDependencies: Sendable {
                 let newGroup = Int32(groupDependencies.count)
                 var dependencies = [Int32]()
                 for key in dependsOn {
-                    guard let position = positions[key] else {
+                    guard let position = keyIndex.position(of: key) else {
                         throw MuflowError(.invalidArgument,
                                           "node '\(entryKeys[index])' depends on '\(key)', which is not a node of the plan")
                     }
@@ -82,7 +83,7 @@ public struct GroupedDependencies: Sendable {
                 listOfNode[dependency] = last.list
             }
         }
-        let dependentGroups = listOfNode.map { lists[Int($0)] }
+        let dependentGroups = NodeGroupLists(listOfNode: listOfNode, lists: lists)
         self.groupOfNode = groupOfNode
         self.groupDependencies = groupDependencies
         self.groupMembers = groupMembers
@@ -150,6 +151,27 @@ public struct GroupedDependencies: Sendable {
         let cycle = path[visitOrder[node]!...] + [node]
         return MuflowError(.cycle, "Circular dependency among plan nodes: \(cycle.map { keys[$0].description }.joined(separator: " -> "))")
     }
+}
+
+/// A list of group indices per node, nodes with equal lists sharing one (the N nodes
+/// of a fan-out feeding one step hold one list id each, not one array each).
+public struct NodeGroupLists: Sendable {
+    private let listOfNode: [Int32]
+    private let lists: [[Int32]]
+
+    init(listOfNode: [Int32], lists: [[Int32]]) {
+        self.listOfNode = listOfNode
+        self.lists = lists
+    }
+
+    /// One list per node.
+    init(_ lists: [[Int32]]) {
+        self.init(listOfNode: (0..<Int32(lists.count)).map { $0 }, lists: lists)
+    }
+
+    public var count: Int { listOfNode.count }
+
+    public subscript(node: Int) -> [Int32] { lists[Int(listOfNode[node])] }
 }
 
 /// The identity of an array's storage, so arrays shared between nodes are recognised

@@ -21,13 +21,16 @@ struct KwargsMerger {
             positions = keys.map { merged.position(of: $0)! }
             return merged
         }
-        // Reserved, then appended: copying the template's array on write allocates
-        // through unspecialized generic code.
+        // Reserved, then appended through buffers: copying the template's array on
+        // write allocates through unspecialized generic code, and reading the arrays
+        // whole retained them.
         var values = [JSONValue]()
-        values.reserveCapacity(template.values.count)
+        values.reserveCapacity(template.count)
         template.values.withUnsafeBufferPointer { values += $0 }
         values.withUnsafeMutableBufferPointer { values in
-            for (k, position) in positions.enumerated() { values[position] = jobValues[k] }
+            positions.withUnsafeBufferPointer { positions in
+                for k in positions.indices { values[positions[k]] = jobValues[k] }
+            }
         }
         return JSONObject(sameKeysAs: template, values: values)
     }

@@ -70,15 +70,17 @@ struct PlanBuilder {
     private let basePrefix: JSONString
     private var hasher = PrefixHasher()
 
-    private var keys: [JSONString] = []
-    private var positions: [JSONString: Int] = [:]
+    private var keyIndex = KeyIndex()
+    private var keys: [JSONString] { keyIndex.keys }
     private var nodes: [TaskNode] = []
     /// The upstream list each slot's node was built with (its depends_on, as slots).
     private var upstreamOfSlot: [Int32] = []
     /// Each upstream list's distinct slots in first-mention order, with how many times
     /// each is mentioned.
     private var upstreamLists: [[(slot: Int32, mentions: Int32)]] = []
-    private var upstreamListIDs: [[Int32]: Int32] = [:]
+    /// Upstream list ids by the steps they come after: steps after the same steps share
+    /// one list (found without hashing it: N slots after a fan-out of N).
+    private var upstreamListIDs: [[Int]: Int32] = [:]
     /// Per slot: the last upstream list that mentioned it, and where in that list.
     private var distinctMark: [(list: Int32, index: Int32)] = []
     /// The slots of each step's jobs, in job order, repeats included (muflow's
@@ -97,19 +99,20 @@ struct PlanBuilder {
                           descriptor: TaskDescriptor?, jobs: StepJobs) {
         let upstream = after.flatMap { stepSlots[$0] }
         let dependsOn = upstream.map { keys[Int($0)] }
-        let accessMap = accessMap(after: after, names: afterNames)
-        let listID = addUpstreamList(upstream)
+        let listID = upstreamListIDs[after] ?? addUpstreamList(upstream)
+        upstreamListIDs[after] = listID
         let outputFiles = descriptor?.outputFiles ?? []
 
         var slots = [Int32]()
         slots.reserveCapacity(jobs.count)
-        positions.reserveCapacity(positions.count + jobs.count + 1)
+        keyIndex.reserveCapacity(keyIndex.count + jobs.count + 1)
         nodes.reserveCapacity(nodes.count + jobs.count + 1)
         hasher.beginStep(task: task, subject: subjectKey, kwargs: kwargs, identityKeys: descriptor?.identityKeys,
                          basePrefix: basePrefix)
         var merger = KwargsMerger(kwargs)
         let shared = TaskNodeShared(function: task, subjectKey: subjectKey, dependsOn: dependsOn,
-                                    outputFiles: outputFiles, dependencyAccessMap: accessMap)
+                                    outputFiles: outputFiles,
+                                    after: zip(afterNames, after).map { ($0, stepSlots[$1].count) })
         let template = TaskNode(key: "", kwargs: JSONObject(), storagePrefix: "", shared: shared)
         var prefixes = hasher.prefixes(of: jobs)
         for index in 0..<jobs.count {
@@ -136,12 +139,9 @@ struct PlanBuilder {
         stepSlots[step] = slots
     }
 
-    /// The id of an upstream list; equal lists (steps after the same steps) share one,
-    /// so their nodes form one dependency group.
+    /// A new upstream list: the nodes built with one list form one dependency group.
     private mutating func addUpstreamList(_ upstream: [Int32]) -> Int32 {
-        if let known = upstreamListIDs[upstream] { return known }
         let listID = Int32(upstreamLists.count)
-        upstreamListIDs[upstream] = listID
         var distinct: [(slot: Int32, mentions: Int32)] = []
         if distinctMark.count < nodes.count { distinctMark += Array(repeating: (-1, 0), count: nodes.count - distinctMark.count) }
         for slot in upstream.map(Int.init) {
@@ -156,41 +156,6 @@ struct PlanBuilder {
         return listID
     }
 
-    /// muflow's dependency_access_map: `step` for a step of one node, `step:i` for the
-    /// i-th node of a larger one, a later entry for a key replacing an earlier one.
-    private func accessMap(after: [Int], names: [JSONString]) -> JSONObject {
-        var accessKeys: [JSONString] = []
-        var prefixes: [JSONValue] = []
-        for (step, name) in zip(after, names) {
-            let slots = stepSlots[step]
-            if slots.count == 1 {
-                accessKeys.append(name)
-                prefixes.append(.string(keys[Int(slots[0])]))
-                continue
-            }
-            let stem = name.utf8 + [UInt8(ascii: ":")]
-            accessKeys.reserveCapacity(accessKeys.count + slots.count)
-            prefixes.reserveCapacity(prefixes.count + slots.count)
-            // Through a buffer: appending the array itself retained and released it
-            // for every key.
-            stem.withUnsafeBufferPointer { stem in
-                for (i, slot) in slots.enumerated() {
-                    var text = [UInt8]()
-                    text.reserveCapacity(stem.count + 20)
-                    text += stem
-                    NumberText.appendDecimal(i, to: &text)
-                    accessKeys.append(JSONString(wtf8: text))
-                    prefixes.append(.string(keys[Int(slot)]))
-                }
-            }
-        }
-        // Step names hold no ':', so keys only repeat when a step is listed twice.
-        if Set(names).count < names.count {
-            return JSONObject(keys: accessKeys, values: prefixes)
-        }
-        return JSONObject(unindexedDistinctKeys: accessKeys, values: prefixes)
-    }
-
     private mutating func place(_ node: consuming TaskNode, upstreamList: Int32) -> (slot: Int, replaced: Bool) {
         let slot = claimSlot(key: node.key, upstreamList: upstreamList)
         if slot.replaced { nodes[slot.slot] = node } else { nodes.append(node) }
@@ -200,15 +165,12 @@ struct PlanBuilder {
     /// The slot of the node with this key: the slot of an earlier node of that key,
     /// which the caller replaces, or a new slot at the end, which the caller appends.
     private mutating func claimSlot(key: JSONString, upstreamList: Int32) -> (slot: Int, replaced: Bool) {
-        let slot = nodes.count
-        if let existing = positions.updateValue(slot, forKey: key) {
-            positions[key] = existing
+        if let existing = keyIndex.append(key) {
             upstreamOfSlot[existing] = upstreamList
             return (existing, true)
         }
-        keys.append(key)
         upstreamOfSlot.append(upstreamList)
-        return (slot, false)
+        return (nodes.count, false)
     }
 
     /// muflow's reverse-edge pass: every node, in dict order, appends its key to the
@@ -251,6 +213,7 @@ struct PlanBuilder {
     mutating func plan(rootKey: JSONString) throws -> TaskPlan {
         var finished = nodes
         nodes = []  // so that the nodes are changed in place, not copied
+        let keys = self.keys
         var materialised = [[JSONString]?](repeating: nil, count: dependents.listCount)
         for slot in finished.indices {
             let list = dependents.list(of: slot)
@@ -268,8 +231,7 @@ struct PlanBuilder {
         }
         let groups = GroupedDependencies(groupOfNode: upstreamOfSlot,
                                          groupDependencies: upstreamLists.map { $0.map(\.slot) }, keys: keys)
-        return try TaskPlan(entryKeys: keys, nodes: finished, positions: positions, rootKey: rootKey,
-                            dependencyGroups: groups)
+        return try TaskPlan(keyIndex: keyIndex, nodes: finished, rootKey: rootKey, dependencyGroups: groups)
     }
 }
 

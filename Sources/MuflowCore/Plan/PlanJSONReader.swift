@@ -33,10 +33,9 @@ struct PlanJSONReader {
     }
 
     /// The plan, or nil when the general path must decide.
-    mutating func readPlan() -> (entryKeys: [JSONString], nodes: [TaskNode], positions: [JSONString: Int], rootKey: JSONString)? {
-        var entryKeys: [JSONString] = []
+    mutating func readPlan() -> (keyIndex: KeyIndex, nodes: [TaskNode], rootKey: JSONString)? {
+        var keyIndex = KeyIndex()
         var nodes: [TaskNode] = []
-        var positions: [JSONString: Int] = [:]
         var rootKey: JSONString?
         var sawNodes = false
         guard take(UInt8(ascii: "{")) else { return nil }
@@ -45,7 +44,7 @@ struct PlanJSONReader {
             guard take(UInt8(ascii: ":")) else { return nil }
             if matches(name, "nodes") && !sawNodes {
                 sawNodes = true
-                guard readNodes(into: &entryKeys, &nodes, &positions) else { return nil }
+                guard readNodes(into: &keyIndex, &nodes) else { return nil }
             } else if matches(name, "root_key") && rootKey == nil {
                 guard let key = string() else { return nil }
                 rootKey = key
@@ -56,17 +55,15 @@ struct PlanJSONReader {
         guard take(UInt8(ascii: "}")), let rootKey, sawNodes else { return nil }
         parser.skipWhitespace()
         guard parser.pos == end else { return nil }
-        return (entryKeys, nodes, positions, rootKey)
+        return (keyIndex, nodes, rootKey)
     }
 
-    private mutating func readNodes(into entryKeys: inout [JSONString], _ nodes: inout [TaskNode],
-                                    _ positions: inout [JSONString: Int]) -> Bool {
+    private mutating func readNodes(into keyIndex: inout KeyIndex, _ nodes: inout [TaskNode]) -> Bool {
         guard take(UInt8(ascii: "{")) else { return false }
         if take(UInt8(ascii: "}")) { return true }
         repeat {
             guard let entryKey = string(), take(UInt8(ascii: ":")), let node = readNode(entryKey: entryKey),
-                  positions.updateValue(nodes.count, forKey: entryKey) == nil else { return false }
-            entryKeys.append(entryKey)
+                  keyIndex.append(entryKey) == nil else { return false }
             nodes.append(node)
         } while take(UInt8(ascii: ","))
         return take(UInt8(ascii: "}"))

@@ -256,9 +256,10 @@ struct PrefixHasher {
         // Array(repeating:count:) allocate through unspecialized generic code. The hex is
         // written into a buffer, then appended at once: appending byte by byte checked
         // the array's capacity and uniqueness 16 times.
+        // The head through a buffer: appending the array retained and released it.
         var prefix = [UInt8]()
         prefix.reserveCapacity(head.count + ContentPrefix.digestLength)
-        prefix += head
+        head.withUnsafeBufferPointer { prefix += $0 }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ContentPrefix.digestLength) { text in
             ContentPrefix.writeHex(ofDigest: digest, to: text.baseAddress!)
             prefix += text

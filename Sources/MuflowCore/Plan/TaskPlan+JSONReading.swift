@@ -6,8 +6,7 @@ extension TaskPlan {
     public static func fromJSON(_ bytes: UnsafeRawBufferPointer) throws -> TaskPlan {
         var reader = bytes.count > 0 ? PlanJSONReader(bytes) : nil
         if let read = reader?.readPlan() {
-            let plan = try TaskPlan(entryKeys: read.entryKeys, nodes: read.nodes, positions: read.positions,
-                                    rootKey: read.rootKey)
+            let plan = try TaskPlan(keyIndex: read.keyIndex, nodes: read.nodes, rootKey: read.rootKey)
             try plan.dependencyGroups.checkAcyclic()
             return plan
         }
@@ -87,12 +86,13 @@ struct PlanDecoder {
         var decoder = PlanDecoder()
         var nodes = [TaskNode]()
         nodes.reserveCapacity(nodesObject.count)
-        var positions = [JSONString: Int](minimumCapacity: nodesObject.count)
+        var keyIndex = KeyIndex(minimumCapacity: nodesObject.count)
         for (entryKey, value) in nodesObject.pairs {
-            positions[entryKey] = nodes.count
+            // A JSONObject's keys are distinct.
+            _ = keyIndex.append(entryKey)
             nodes.append(try decoder.node(value, entryKey: entryKey))
         }
-        return try TaskPlan(entryKeys: nodesObject.keys, nodes: nodes, positions: positions, rootKey: rootKey)
+        return try TaskPlan(keyIndex: keyIndex, nodes: nodes, rootKey: rootKey)
     }
 
     private mutating func node(_ value: JSONValue, entryKey: JSONString) throws -> TaskNode {

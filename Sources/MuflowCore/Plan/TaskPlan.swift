@@ -63,7 +63,17 @@ final class TaskNodeShared: Sendable {
     let subjectKey: JSONString
     let dependsOn: [JSONString]
     let outputFiles: [JSONString]
-    let dependencyAccessMap: JSONObject
+    private let accessMap: AccessMapSource
+
+    /// A built node's access map is worked out from its dependsOn when first read: a
+    /// fan-in's one gather node would otherwise make N keys (`step:i`) during the build
+    /// that only a run of that node or a writer of the plan ever reads.
+    private enum AccessMapSource: Sendable {
+        case given(JSONObject)
+        /// The steps the node comes after, in order, each with its node count (which
+        /// takes that many keys of dependsOn), and the map once made.
+        case derived(after: [(name: JSONString, count: Int)], made: Locked<JSONObject?>)
+    }
 
     init(function: JSONString, subjectKey: JSONString, dependsOn: [JSONString], outputFiles: [JSONString],
          dependencyAccessMap: JSONObject) {
@@ -71,7 +81,18 @@ final class TaskNodeShared: Sendable {
         self.subjectKey = subjectKey
         self.dependsOn = dependsOn
         self.outputFiles = outputFiles
-        self.dependencyAccessMap = dependencyAccessMap
+        self.accessMap = .given(dependencyAccessMap)
+    }
+
+    /// Fields of a built node, whose access map is muflow's for nodes after these
+    /// steps (each with its number of nodes) and `dependsOn` their keys, step after step.
+    init(function: JSONString, subjectKey: JSONString, dependsOn: [JSONString], outputFiles: [JSONString],
+         after: [(name: JSONString, count: Int)]) {
+        self.function = function
+        self.subjectKey = subjectKey
+        self.dependsOn = dependsOn
+        self.outputFiles = outputFiles
+        self.accessMap = after.isEmpty ? .given(JSONObject()) : .derived(after: after, made: Locked(nil))
     }
 
     /// `other` with the fields given replaced.
@@ -82,6 +103,57 @@ final class TaskNodeShared: Sendable {
                   dependsOn: dependsOn ?? other.dependsOn, outputFiles: outputFiles ?? other.outputFiles,
                   dependencyAccessMap: dependencyAccessMap ?? other.dependencyAccessMap)
     }
+
+    var dependencyAccessMap: JSONObject {
+        switch accessMap {
+        case .given(let map):
+            return map
+        case .derived(let after, let made):
+            return made.withLock { made in
+                if let made { return made }
+                let map = Self.accessMap(after: after, dependsOn: dependsOn)
+                made = map
+                return map
+            }
+        }
+    }
+
+    /// muflow's dependency_access_map: `step` for a step of one node, `step:i` for the
+    /// i-th node of a larger one, a later entry for a key replacing an earlier one.
+    private static func accessMap(after: [(name: JSONString, count: Int)], dependsOn: [JSONString]) -> JSONObject {
+        var accessKeys: [JSONString] = []
+        var prefixes: [JSONValue] = []
+        accessKeys.reserveCapacity(dependsOn.count)
+        prefixes.reserveCapacity(dependsOn.count)
+        var next = 0
+        for (name, count) in after {
+            if count == 1 {
+                accessKeys.append(name)
+                prefixes.append(.string(dependsOn[next]))
+                next += 1
+                continue
+            }
+            let stem = name.utf8 + [UInt8(ascii: ":")]
+            // Through a buffer: appending the array itself retained and released it
+            // for every key.
+            stem.withUnsafeBufferPointer { stem in
+                for i in 0..<count {
+                    var text = [UInt8]()
+                    text.reserveCapacity(stem.count + 20)
+                    text += stem
+                    NumberText.appendDecimal(i, to: &text)
+                    accessKeys.append(JSONString(wtf8: text))
+                    prefixes.append(.string(dependsOn[next + i]))
+                }
+            }
+            next += count
+        }
+        // Step names hold no ':', so keys only repeat when a step is listed twice.
+        if Set(after.map(\.name)).count < after.count {
+            return JSONObject(keys: accessKeys, values: prefixes)
+        }
+        return JSONObject(unindexedDistinctKeys: accessKeys, values: prefixes)
+    }
 }
 
 /// A static execution DAG, muflow's `TaskPlan`: nodes in insertion order, found by key.
@@ -90,34 +162,32 @@ public struct TaskPlan: Sendable {
     /// The key each node is filed under (the keys of the JSON `nodes` object). muflow
     /// builds plans where it equals the node's `key`; its from_json accepts plans where
     /// it differs, and so does this type. Lookups and `dependsOn` use these keys.
-    public let entryKeys: [JSONString]
+    public var entryKeys: [JSONString] { keyIndex.keys }
     public let rootKey: JSONString
     public let rootIndex: Int
     /// Edges resolved to node indices, for schedulers.
     public let dependencyGroups: GroupedDependencies
-    private let positions: [JSONString: Int]
+    private let keyIndex: KeyIndex
 
     /// Fails when the root or a dependency names no node; cycles are allowed here
     /// (muflow's builder can make one from colliding keys) and reported by `levels()`.
     /// `dependencyGroups`: the edges grouped already (by a builder that knows them as
     /// node indices), else grouped here from the nodes' dependsOn keys.
-    init(entryKeys: [JSONString], nodes: [TaskNode], positions: [JSONString: Int], rootKey: JSONString,
+    init(keyIndex: KeyIndex, nodes: [TaskNode], rootKey: JSONString,
          dependencyGroups: GroupedDependencies? = nil) throws {
-        guard let rootIndex = positions[rootKey] else {
+        guard let rootIndex = keyIndex.position(of: rootKey) else {
             throw MuflowError(.invalidArgument, "root_key '\(rootKey)' is not a node of the plan")
         }
-        self.entryKeys = entryKeys
+        self.keyIndex = keyIndex
         self.nodes = nodes
-        self.positions = positions
         self.rootKey = rootKey
         self.rootIndex = rootIndex
-        self.dependencyGroups = try dependencyGroups
-            ?? GroupedDependencies(nodes: nodes, entryKeys: entryKeys, positions: positions)
+        self.dependencyGroups = try dependencyGroups ?? GroupedDependencies(nodes: nodes, keyIndex: keyIndex)
     }
 
     public var count: Int { nodes.count }
 
-    public func index(ofKey key: JSONString) -> Int? { positions[key] }
+    public func index(ofKey key: JSONString) -> Int? { keyIndex.position(of: key) }
 
     public subscript(key: JSONString) -> TaskNode? { index(ofKey: key).map { nodes[$0] } }
 

@@ -7,7 +7,7 @@ public struct DependencyGraph: Sendable {
     public let groupOfNode: [Int32]
     public let groupDependencyCounts: [Int32]
     public let groupMembers: [[Int32]]
-    public let dependentGroups: [[Int32]]
+    public let dependentGroups: NodeGroupLists
     /// Longest path from a node without dependencies, per node.
     public let depths: [Int32]
 
@@ -28,10 +28,11 @@ public struct DependencyGraph: Sendable {
             }
         }
         try self.init(groupOfNode: (0..<n).map(Int32.init), groupDependencies: dependencies,
-                      groupMembers: (0..<n).map { [Int32($0)] }, dependentGroups: dependents)
+                      groupMembers: (0..<n).map { [Int32($0)] }, dependentGroups: NodeGroupLists(dependents))
     }
 
-    init(groupOfNode: [Int32], groupDependencies: [[Int32]], groupMembers: [[Int32]], dependentGroups: [[Int32]]) throws {
+    init(groupOfNode: [Int32], groupDependencies: [[Int32]], groupMembers: [[Int32]],
+         dependentGroups: NodeGroupLists) throws {
         nodeCount = groupOfNode.count
         self.groupOfNode = groupOfNode
         self.groupDependencyCounts = groupDependencies.map { Int32($0.count) }
@@ -41,7 +42,8 @@ public struct DependencyGraph: Sendable {
     }
 
     /// Kahn's algorithm over groups; a group left unreached lies on a cycle.
-    private static func depths(_ counts: [Int32], _ members: [[Int32]], _ dependents: [[Int32]], nodeCount: Int) throws -> [Int32] {
+    private static func depths(_ counts: [Int32], _ members: [[Int32]], _ dependents: NodeGroupLists,
+                               nodeCount: Int) throws -> [Int32] {
         var remaining = counts
         var groupDepth = [Int32](repeating: 0, count: counts.count)
         var nodeDepth = [Int32](repeating: 0, count: nodeCount)

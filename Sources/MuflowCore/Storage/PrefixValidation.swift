@@ -37,18 +37,28 @@ public enum PrefixValidation {
     public static func validateLabels(of plan: TaskPlan, basePrefix: JSONString) throws {
         let start = basePrefix.utf8.count + 1
         let trailer = digestLength + 1
-        var lastFine: ArraySlice<UInt8>?  // the nodes of a step mostly share their label
+        // The nodes of a step mostly share their label: a node's label is first
+        // compared with the last one found fine, byte for byte.
+        var lastFine: Int?
         try plan.nodes.withUnsafeBufferPointer { nodes in
             for node in nodes.indices {
-                let prefix = nodes[node].storagePrefix.utf8
-                guard prefix.count >= start + trailer else { continue }
-                let label = prefix[start..<(prefix.count - trailer)]
-                if let lastFine, label.elementsEqual(lastFine) { continue }
-                if dotComponent(label, includingSingleDot: false) != nil {
+                let fine = nodes[node].storagePrefix.utf8.withUnsafeBufferPointer { prefix -> Bool in
+                    guard prefix.count >= start + trailer else { return true }
+                    let label = UnsafeBufferPointer(rebasing: prefix[start..<(prefix.count - trailer)])
+                    if let lastFine, nodes[lastFine].storagePrefix.utf8.withUnsafeBufferPointer({ last in
+                        last.count == prefix.count && label.elementsEqual(last[start..<(last.count - trailer)])
+                    }) {
+                        return true
+                    }
+                    return dotComponent(label, includingSingleDot: false) == nil
+                }
+                guard fine else {
+                    let prefix = nodes[node].storagePrefix.utf8
+                    let label = prefix[start..<(prefix.count - trailer)]
                     throw MuflowError(.invalidArgument,
                                       "the label \(quoted(label)) of a node of task '\(nodes[node].function)' has a '..' path component: its storage prefix \(quoted(prefix)) would climb out of the base prefix \(quoted(basePrefix.utf8)) (the label is the task name, or the node's \"task\" kwarg)")
                 }
-                lastFine = label
+                lastFine = node
             }
         }
     }
