@@ -16,8 +16,10 @@ let package = Package(
         .target(name: "CMuflowHeader"),
         // The C ABI layer: implements muflow.h over MuflowCore.
         .target(name: "muflow", dependencies: ["MuflowCore", "CMuflowHeader"]),
-        .testTarget(name: "MuflowCoreTests", dependencies: ["MuflowCore"], exclude: ["Generators"]),
-        .testTarget(name: "CABITests", dependencies: ["muflow", "CMuflowHeader"]),
+        // Helpers the test targets share (temporary directories).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "MuflowCoreTests", dependencies: ["MuflowCore", "TestSupport"], exclude: ["Generators"]),
+        .testTarget(name: "CABITests", dependencies: ["muflow", "CMuflowHeader", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

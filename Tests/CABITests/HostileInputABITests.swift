@@ -1,6 +1,7 @@
 import CMuflowHeader
 import Foundation
 import Glibc
+import TestSupport
 import XCTest
 
 /// Hostile input through muflow.h only: NULL for every pointer a function takes, invalid
@@ -13,12 +14,11 @@ final class HostileInputABITests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/muflow-hostile-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        directory = makeTemporaryDirectory("hostile")
     }
 
     override func tearDown() {
-        _ = system("rm -rf '\(directory)'")
+        removeTree(directory)
     }
 
     // MARK: The header's functions and parameters
@@ -211,6 +211,24 @@ final class HostileInputABITests: XCTestCase {
         return plan
     }
 
+    /// The handles the through-every-function cases share: a storage, a registry, a
+    /// pipeline and a plan built with the registry.
+    private struct Handles {
+        let storage, registry, pipeline, plan: OpaquePointer?
+
+        func free() {
+            mf_plan_free(plan)
+            mf_pipeline_free(pipeline)
+            mf_registry_free(registry)
+            mf_storage_free(storage)
+        }
+    }
+
+    private func handles() -> Handles {
+        let registry = registry()
+        return Handles(storage: storage(), registry: registry, pipeline: pipeline(), plan: plan(registry))
+    }
+
     /// A C task that records mf_task_call_* of its calls into a `Calls` box.
     fileprivate final class Calls: @unchecked Sendable {
         var failWith: [UInt8]?
@@ -257,18 +275,13 @@ final class HostileInputABITests: XCTestCase {
     // MARK: NULL pointers
 
     func testNullPointersThroughEveryFunction() {
-        let storage = storage()
-        let registry = registry()
-        let pipeline = pipeline()
-        let plan = plan(registry)
+        let handles = handles()
+        let (storage, registry, pipeline, plan) = (handles.storage, handles.registry, handles.pipeline, handles.plan)
         var run: OpaquePointer?
         XCTAssertEqual(mf_run_new(&run, plan, registry, MF_FAILURE_STOP, 0), MF_OK)
         defer {
             mf_run_free(run)
-            mf_plan_free(plan)
-            mf_pipeline_free(pipeline)
-            mf_registry_free(registry)
-            mf_storage_free(storage)
+            handles.free()
         }
         var text: UnsafeMutablePointer<CChar>?
         var handle: OpaquePointer?
@@ -533,16 +546,9 @@ final class HostileInputABITests: XCTestCase {
     // MARK: Invalid UTF-8
 
     func testInvalidUTF8ThroughEveryFunctionThatTakesText() {
-        let storage = storage()
-        let registry = registry()
-        let pipeline = pipeline()
-        let plan = plan(registry)
-        defer {
-            mf_plan_free(plan)
-            mf_pipeline_free(pipeline)
-            mf_registry_free(registry)
-            mf_storage_free(storage)
-        }
+        let handles = handles()
+        let (storage, registry, pipeline, plan) = (handles.storage, handles.registry, handles.pipeline, handles.plan)
+        defer { handles.free() }
         var text: UnsafeMutablePointer<CChar>?
         var handle: OpaquePointer?
         var size = 0
@@ -721,7 +727,7 @@ final class HostileInputABITests: XCTestCase {
             let field = parameter == "error_message" ? "error_message" : "error_traceback"
             XCTAssertEqual(object?[field] as? String, "bad \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}", "\(errorPath)")
             mf_run_free(run)
-            _ = system("rm -rf '\(directory)/muflow'")
+            removeTree(directory + "/muflow")
         }
         let calls = Calls()
         calls.failWith = Array("no ".utf8) + [0xff, 0x61]

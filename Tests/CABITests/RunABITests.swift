@@ -1,6 +1,7 @@
 import CMuflowHeader
 import Dispatch
 import Glibc
+import TestSupport
 import XCTest
 
 /// Runs through muflow.h only: C task functions run by mf_run_execute, and the pull API
@@ -9,12 +10,11 @@ final class RunABITests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/muflow-runabi-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        directory = makeTemporaryDirectory("runabi")
     }
 
     override func tearDown() {
-        _ = system("rm -rf '\(directory)'")
+        removeTree(directory)
     }
 
     // MARK: Helpers
@@ -326,7 +326,7 @@ final class RunABITests: XCTestCase {
         mf_run_free(rerun)
 
         // With only the root to do, it comes out as MF_EVENT_BUILT_IN.
-        _ = system("rm -rf '\(prefix(plan, root))'")
+        removeTree(prefix(plan, root))
         let rootOnly = newRun(plan, nil, flags: UInt32(MF_RUN_REPORT_SETTLED))
         let last = pull(rootOnly)
         XCTAssertEqual(last.last?.0, MF_EVENT_BUILT_IN)

@@ -1,4 +1,5 @@
 import Glibc
+import TestSupport
 import XCTest
 @testable import MuflowCore
 
@@ -85,9 +86,8 @@ final class ManifestTests: XCTestCase {
     }
 
     func testARememberedManifestIsReadAgainOnceItChanges() throws {
-        var template = Array("/tmp/muflow-manifest-XXXXXX".utf8CString)
-        let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        defer { _ = system("rm -rf '\(directory)'") }
+        let directory = makeTemporaryDirectory("manifest")
+        defer { removeTree(directory) }
         let storage = try LocalStorage(root: directory)
         try storage.save("data.bin", Array("0123456789".utf8))
         try storage.writeManifest()

@@ -1,4 +1,5 @@
 import Glibc
+import TestSupport
 import XCTest
 @testable import MuflowCore
 
@@ -8,12 +9,11 @@ final class PlanRunListTests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/muflow-planrun-lists-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        directory = makeTemporaryDirectory("planrun-lists")
     }
 
     override func tearDown() {
-        _ = system("rm -rf '\(directory)'")
+        removeTree(directory)
     }
 
     /// `count` leaves (node i has kwargs {"i": i}) and a sink that depends on all.

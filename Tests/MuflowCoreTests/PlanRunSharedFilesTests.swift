@@ -1,4 +1,5 @@
 import Glibc
+import TestSupport
 import XCTest
 @testable import MuflowCore
 
@@ -10,12 +11,11 @@ final class PlanRunSharedFilesTests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/muflow-planrun-shared-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        directory = makeTemporaryDirectory("planrun-shared")
     }
 
     override func tearDown() {
-        _ = system("rm -rf '\(directory)'")
+        removeTree(directory)
         ManifestMemory.forgetAll()
     }
 
@@ -164,12 +164,11 @@ final class SharedGroupCheckTests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/muflow-shared-groups-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        directory = makeTemporaryDirectory("shared-groups")
     }
 
     override func tearDown() {
-        _ = system("rm -rf '\(directory)'")
+        removeTree(directory)
         ManifestMemory.forgetAll()
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import TestSupport
 import XCTest
 @testable import MuflowCore
 
@@ -8,12 +9,11 @@ final class PlanRunTests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/muflow-planrun-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        directory = makeTemporaryDirectory("planrun")
     }
 
     override func tearDown() {
-        _ = system("rm -rf '\(directory)'")
+        removeTree(directory)
     }
 
     // MARK: Fixtures
@@ -262,7 +262,7 @@ final class PlanRunTests: XCTestCase {
         XCTAssertEqual(try manifestFiles(JSONString(base + "/a")), ["context.json", "n.txt"])
 
         // Without the root marked built-in, a root that has no body fails.
-        _ = system("rm -rf '\(base)/root'")
+        removeTree(base + "/root")
         let strict = try PlanRun(plan: plan)
         let second = strict.execute(threads: 1) { $0 == "t.leaf" ? { _ in } : nil }
         XCTAssertEqual(second.cached, 2)
@@ -403,9 +403,8 @@ final class PlanRunTests: XCTestCase {
         // On tmpfs when there is one: this measures the engine (200,000 small files
         // and 100,001 directories), not a shared disk's metadata throughput.
         let root = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : directory
-        var template = Array("\(root)/muflow-fanin-XXXXXX".utf8CString)
-        let base = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        defer { _ = system("rm -rf '\(base)'") }
+        let base = makeTemporaryDirectory("fanin", under: root)
+        defer { removeTree(base) }
         var clock = Clock()
         let plan = try pipeline.buildPlan(subjectKey: "s", kwargs: JSONObject(), registry: nil,
                                           options: PlanBuildOptions(basePrefix: JSONString(base))) { step in

@@ -1,4 +1,5 @@
 import Glibc
+import TestSupport
 import XCTest
 @testable import MuflowCore
 
@@ -7,12 +8,11 @@ final class PrefixValidationTests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/muflow-prefixes-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        directory = makeTemporaryDirectory("prefixes")
     }
 
     override func tearDown() {
-        _ = system("rm -rf '\(directory)'")
+        removeTree(directory)
     }
 
     private func entries(_ path: String) -> [String] {
