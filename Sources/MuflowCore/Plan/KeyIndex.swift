@@ -51,6 +51,7 @@ struct KeyIndex: Sendable {
         if (keys.count + 1) * 2 > table.count { grow(toHold: keys.count + 1) }
         let hash = Self.hash(key)
         let position = keys.count
+        precondition(position < Int(UInt32.max), "a plan holds fewer than 2^32 - 1 nodes")
         let found: Int? = table.withUnsafeMutableBufferPointer { table in
             keys.withUnsafeBufferPointer { keys in
                 var i = Int(truncatingIfNeeded: hash) & mask
