@@ -112,7 +112,7 @@ def timed(function, rounds=1):
     """(best seconds, last result) over `rounds` calls, measured as `timeit` measures:
     the collector is run once before the rounds and paused while each call runs, and
     the calls follow each other, so no call starts with the caches a full collection
-    just swept (a cost of up to 0.5 ms a call, the same for any library). The
+    just swept (up to 0.5 ms on a call of a few milliseconds). The
     previous round's result is dropped before the clock starts: freeing it is not part
     of the work measured."""
     best, result = float("inf"), None

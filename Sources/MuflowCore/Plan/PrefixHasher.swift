@@ -255,8 +255,8 @@ struct PrefixHasher {
         // Reserved, then appended: Array(unsafeUninitializedCapacity:) and
         // Array(repeating:count:) allocate through unspecialized generic code. The hex is
         // written into a buffer, then appended at once: appending byte by byte checked
-        // the array's capacity and uniqueness 16 times.
-        // The head through a buffer: appending the array retained and released it.
+        // the array's capacity and uniqueness 16 times. The head is appended through a
+        // buffer: appending the array retained and released it.
         var prefix = [UInt8]()
         prefix.reserveCapacity(head.count + ContentPrefix.digestLength)
         head.withUnsafeBufferPointer { prefix += $0 }
