@@ -41,9 +41,12 @@ def test_fresh_then_cached(tmp_path, tasks):
 
     calls.clear()
     started = []
-    mn.LocalBackend(str(tmp_path)).submit_plan(plan, on_node_start=started.append)
+    handle.node_prefixes.clear()  # each handle owns its map: the next run's is whole
+    again = mn.LocalBackend(str(tmp_path)).submit_plan(plan, on_node_start=started.append)
     assert calls == []
     assert sorted(started) == sorted(plan.nodes)
+    assert again.node_prefixes == {key: node.storage_prefix for key, node in plan.nodes.items()}
+    assert again.get_progress().is_complete
 
 
 def test_sentinel_root_runs_as_a_no_op(tmp_path, tasks):
