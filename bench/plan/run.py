@@ -28,6 +28,10 @@ import sys
 import time
 import tracemalloc
 
+# The seed's ML pipeline, as the Python tests build it with either library.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bindings", "python", "tests"))
+from seed_pipelines import ml_pipeline  # noqa: E402
+
 QUICK = "--quick" in sys.argv
 LIMIT_S = 60.0
 SUBJECT = "experiment:1"
@@ -50,23 +54,6 @@ def libraries():
 
 
 # -- Pipelines and plans ------------------------------------------------------------------------
-
-def ml_pipeline(lib):
-    return lib.Pipeline(
-        name="ml.full_pipeline",
-        display_name="ML Training Pipeline",
-        steps={
-            "features": lib.ForEach(task="ml.compute_features",
-                                    over=lambda s, k: [{"dataset_name": ds} for ds in k["datasets"]]),
-            "train": lib.Step(task="ml.train_model", after=["features"]),
-            "loo_cv": lib.ForEach(task="ml.loo_cv", after=["features"],
-                                  over=lambda s, k: [{"leave_out_index": i, "datasets": k["datasets"]}
-                                                     for i in range(len(k["datasets"]))]),
-            "reports": lib.ForEach(task="ml.generate_report", after=["train", "loo_cv"],
-                                   over=lambda s, k: [{"format": f} for f in ("pdf", "xlsx", "csv")]),
-        },
-    )
-
 
 def ml_kwargs(n):
     return {"datasets": [f"dataset_{i:05d}" for i in range(n)]}

@@ -166,7 +166,7 @@ public struct NodeGroupLists: Sendable {
 
     /// One list per node.
     init(_ lists: [[Int32]]) {
-        self.init(listOfNode: (0..<Int32(lists.count)).map { $0 }, lists: lists)
+        self.init(listOfNode: Array(0..<Int32(lists.count)), lists: lists)
     }
 
     public var count: Int { listOfNode.count }

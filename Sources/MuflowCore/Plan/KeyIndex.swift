@@ -28,21 +28,7 @@ struct KeyIndex: Sendable {
     }
 
     func position(of key: JSONString) -> Int? {
-        let hash = Self.hash(key)
-        return table.withUnsafeBufferPointer { table in
-            keys.withUnsafeBufferPointer { keys in
-                var i = Int(truncatingIfNeeded: hash) & mask
-                while true {
-                    let entry = table[i]
-                    if entry == 0 { return nil }
-                    if UInt32(truncatingIfNeeded: entry >> 32) == hash {
-                        let position = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
-                        if keys[position] == key { return position }
-                    }
-                    i = (i + 1) & mask
-                }
-            }
-        }
+        probe(key, hash: Self.hash(key)).position
     }
 
     /// Appends `key` at position `count` and returns nil; or, when the key is there
@@ -50,27 +36,31 @@ struct KeyIndex: Sendable {
     mutating func append(_ key: JSONString) -> Int? {
         if (keys.count + 1) * 2 > table.count { grow(toHold: keys.count + 1) }
         let hash = Self.hash(key)
-        let position = keys.count
-        precondition(position < Int(UInt32.max), "a plan holds fewer than 2^32 - 1 nodes")
-        let found: Int? = table.withUnsafeMutableBufferPointer { table in
+        let found = probe(key, hash: hash)
+        if let position = found.position { return position }
+        precondition(keys.count < Int(UInt32.max), "a plan holds fewer than 2^32 - 1 nodes")
+        table[found.entry] = UInt64(hash) << 32 | UInt64(keys.count + 1)
+        keys.append(key)
+        return nil
+    }
+
+    /// Where the search for `key` ends: its position, or nil and the empty entry a new
+    /// key takes.
+    private func probe(_ key: JSONString, hash: UInt32) -> (entry: Int, position: Int?) {
+        table.withUnsafeBufferPointer { table in
             keys.withUnsafeBufferPointer { keys in
                 var i = Int(truncatingIfNeeded: hash) & mask
                 while true {
                     let entry = table[i]
-                    if entry == 0 {
-                        table[i] = UInt64(hash) << 32 | UInt64(position + 1)
-                        return nil
-                    }
+                    if entry == 0 { return (i, nil) }
                     if UInt32(truncatingIfNeeded: entry >> 32) == hash {
-                        let existing = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
-                        if keys[existing] == key { return existing }
+                        let position = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
+                        if keys[position] == key { return (i, position) }
                     }
                     i = (i + 1) & mask
                 }
             }
         }
-        if found == nil { keys.append(key) }
-        return found
     }
 
     private mutating func grow(toHold count: Int) {

@@ -21,16 +21,13 @@ struct KwargsMerger {
             positions = keys.map { merged.position(of: $0)! }
             return merged
         }
-        // Reserved, then appended through buffers: copying the template's array on
-        // write allocates through unspecialized generic code, and reading the arrays
-        // whole retained them.
+        // Reserved, then appended: copying the template's array on write allocates
+        // through unspecialized generic code.
         var values = [JSONValue]()
-        values.reserveCapacity(template.count)
+        values.reserveCapacity(template.values.count)
         template.values.withUnsafeBufferPointer { values += $0 }
         values.withUnsafeMutableBufferPointer { values in
-            positions.withUnsafeBufferPointer { positions in
-                for k in positions.indices { values[positions[k]] = jobValues[k] }
-            }
+            for (k, position) in positions.enumerated() { values[position] = jobValues[k] }
         }
         return JSONObject(sameKeysAs: template, values: values)
     }
