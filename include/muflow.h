@@ -90,7 +90,10 @@ typedef enum mf_status {
     /** A size or nesting-depth limit was exceeded. */
     MF_ERR_LIMIT = 10,
     /** A bug in the library. Please report it with the message. */
-    MF_ERR_INTERNAL = 11
+    MF_ERR_INTERNAL = 11,
+    /** A plan needs tasks that the registry does not have; the message names them, the
+     *  steps that use them, and says to import (register) them first. */
+    MF_ERR_MISSING_TASK = 12
 } mf_status;
 
 /** The name of a status code ("MF_OK", "MF_ERR_CYCLE", ...), or "MF_ERR_UNKNOWN".
@@ -597,6 +600,21 @@ mf_status mf_plan_ready_nodes(char **out_json, const mf_plan *plan, const char *
  *  completed_json (a JSON array of keys), else 0. Errors as mf_plan_ready_nodes. */
 mf_status mf_plan_is_complete(int *out_complete, const mf_plan *plan, const char *completed_json);
 
+/** Sets `*out_found` to 1 and `*out_index` to the sentinel root's index if the plan's
+ *  root is the sentinel muflow's builder adds for a last step of other than one node:
+ *  built so by this library, or (plan JSON) a root that depends on two or more nodes
+ *  through an empty access map and whose key is the prefix of {"task": function,
+ *  "subject": subject_key, **kwargs}. Otherwise `*out_found` is 0 and `*out_index` is
+ *  unchanged. Never inferred from a task being unregistered. Errors:
+ *  MF_ERR_INVALID_ARGUMENT. */
+mf_status mf_plan_sentinel_index(int *out_found, size_t *out_index, const mf_plan *plan);
+
+/** Checks that every node's task but the sentinel root's is registered in `registry`
+ *  (as mf_run_new does before a run). Errors: MF_ERR_MISSING_TASK (the message names
+ *  the missing tasks, the steps that use them, and says to register them first),
+ *  MF_ERR_INVALID_ARGUMENT. Thread-safe. */
+mf_status mf_plan_check_tasks(const mf_plan *plan, const mf_registry *registry);
+
 /** The node keys by topological level, as a JSON array of arrays: level 0 holds the
  *  nodes without dependencies, each later level the nodes whose dependencies are all
  *  in earlier levels; node order within a level (free with mf_string_free).
@@ -609,11 +627,15 @@ mf_status mf_plan_levels(char **out_json, const mf_plan *plan);
 
 /** One execution of a plan on local directories (each node's storage_prefix is its
  *  directory). Nodes become ready the moment their last dependency finishes. A node
- *  whose manifest.json is complete is skipped (cached); otherwise context.json is
- *  written, the task runs, and manifest.json (success) or error.json (failure, with
- *  the files written so far) is written after it. The root node, when its function is
- *  not a registered task (the sentinel muflow's builder adds), completes as a built-in
- *  no-op. Every function on a run may be called from any thread concurrently. */
+ *  whose manifest.json is complete and whose recorded inputs (its dependencies'
+ *  prefixes and output fingerprints) are still the current ones is skipped (cached);
+ *  one whose inputs changed is stale and runs again, as does a node without a
+ *  manifest: context.json is written, the task runs, and manifest.json (success, with
+ *  the node's inputs recorded) or error.json (failure, with the files written so far)
+ *  is written after it. A manifest without an inputs record (muflow's) is trusted as
+ *  before. The sentinel root (mf_plan_sentinel_index), when no task of its name is
+ *  registered, completes as a built-in no-op; no other node ever does. Every function
+ *  on a run may be called from any thread concurrently. */
 typedef struct mf_run mf_run;
 
 /** What happens to the rest of a run after a node fails. */
@@ -636,9 +658,13 @@ enum {
     MF_RUN_REPORT_SETTLED = 1 << 2
 };
 
-/** Starts a run of `plan`. registry (may be NULL) decides which root is a built-in
- *  no-op. The run keeps its own reference to the plan. Free with mf_run_free.
- *  Errors: MF_ERR_INVALID_ARGUMENT, MF_ERR_CYCLE (the plan's nodes form a cycle). */
+/** Starts a run of `plan`. With a registry, every node's task (the sentinel root's
+ *  excepted) must be registered in it: otherwise nothing starts and the call fails with
+ *  MF_ERR_MISSING_TASK, naming every missing task and the steps that use it. Without
+ *  one (NULL) no task is checked, and the sentinel root is a built-in no-op. The run
+ *  keeps its own reference to the plan. Free with mf_run_free.
+ *  Errors: MF_ERR_INVALID_ARGUMENT, MF_ERR_CYCLE (the plan's nodes form a cycle),
+ *  MF_ERR_MISSING_TASK. */
 mf_status mf_run_new(mf_run **out, const mf_plan *plan, const mf_registry *registry,
                      mf_failure_policy policy, uint32_t flags);
 
@@ -719,6 +745,9 @@ typedef struct mf_run_progress {
     size_t running;
     int finished;
     int cancelled;
+    /** Nodes found complete whose recorded inputs had changed (a dependency moved, or
+     *  its outputs changed), run again; also counted in succeeded or failed. */
+    size_t stale;
 } mf_run_progress;
 
 /** Fills `*out` with the run's counts. */

@@ -17,6 +17,8 @@ public struct MuflowError: Error, Sendable, CustomStringConvertible, Equatable {
         case type
         /// A size or depth limit.
         case limit
+        /// A plan needs tasks that are not registered.
+        case missingTask
     }
 
     public var kind: Kind

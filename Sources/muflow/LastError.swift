@@ -36,6 +36,7 @@ extension MuflowError.Kind {
         case .cancelled: MF_ERR_CANCELLED
         case .type: MF_ERR_TYPE
         case .limit: MF_ERR_LIMIT
+        case .missingTask: MF_ERR_MISSING_TASK
         }
     }
 }

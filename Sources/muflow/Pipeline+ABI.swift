@@ -170,6 +170,7 @@ private func callbackFailure(_ status: mf_status, step: PipelineStep) -> Error {
     case MF_ERR_CANCELLED: .cancelled
     case MF_ERR_TYPE: .type
     case MF_ERR_LIMIT: .limit
+    case MF_ERR_MISSING_TASK: .missingTask
     default: nil
     }
     guard let kind else { return CallbackInternalError(message: message) }

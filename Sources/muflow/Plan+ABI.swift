@@ -322,3 +322,27 @@ public func mf_plan_levels(_ outJSON: UnsafeMutablePointer<UnsafeMutablePointer<
         deliver(asciiJSON(.array(levels.map { .array($0.map { .string(plan.entryKeys[$0]) }) })), to: out)
     }
 }
+
+@c @implementation
+public func mf_plan_sentinel_index(_ outFound: UnsafeMutablePointer<Int32>?, _ outIndex: UnsafeMutablePointer<Int>?,
+                                   _ plan: OpaquePointer?) -> mf_status {
+    abiCall {
+        let outFound = try required(outFound, "out_found")
+        let outIndex = try required(outIndex, "out_index")
+        let plan = try planArgument(plan)
+        outFound.pointee = 0
+        if let sentinel = plan.sentinelIndex {
+            outFound.pointee = 1
+            outIndex.pointee = sentinel
+        }
+    }
+}
+
+@c @implementation
+public func mf_plan_check_tasks(_ plan: OpaquePointer?, _ registry: OpaquePointer?) -> mf_status {
+    abiCall {
+        let plan = try planArgument(plan)
+        let registry = try requiredObject(registry, "registry", as: TaskRegistry.self)
+        try plan.checkTasks { isRegistered($0, in: registry) }
+    }
+}

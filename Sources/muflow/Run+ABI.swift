@@ -13,13 +13,19 @@ private func runArgument(_ handle: OpaquePointer?) throws -> RunHandle {
     try requiredObject(handle, "run", as: RunHandle.self)
 }
 
-/// The sentinel root: a root whose function no registered task has, neither as a
-/// descriptor (mf_registry_add) nor as an attached C function (mf_registry_set_function,
-/// which needs no descriptor).
-func builtInNoOps(of plan: TaskPlan, registry: TaskRegistry?) -> Set<Int> {
-    let root = plan.nodes[plan.rootIndex]
-    let isTask = registry.map { $0.get(root.function) != nil || $0.body(for: root.function) != nil } ?? false
-    return isTask ? [] : [plan.rootIndex]
+/// Whether a task is registered, as a descriptor (mf_registry_add) or as an attached C
+/// function (mf_registry_set_function, which needs no descriptor).
+func isRegistered(_ task: JSONString, in registry: TaskRegistry) -> Bool {
+    registry.get(task) != nil || registry.body(for: task) != nil
+}
+
+/// The sentinel root completes as a built-in no-op unless a task of its name is
+/// registered. With a registry, every other node's task must be registered.
+func builtInNoOps(of plan: TaskPlan, registry: TaskRegistry?) throws -> Set<Int> {
+    if let registry { try plan.checkTasks { isRegistered($0, in: registry) } }
+    guard let sentinel = plan.sentinelIndex else { return [] }
+    let isTask = registry.map { isRegistered(plan.nodes[sentinel].function, in: $0) } ?? false
+    return isTask ? [] : [sentinel]
 }
 
 @c @implementation
@@ -38,7 +44,7 @@ public func mf_run_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ plan: Opa
         options.durable = flags & UInt32(MF_RUN_DURABLE) != 0
         options.cacheVerification = flags & UInt32(MF_RUN_TRUST_MANIFEST_PRESENCE) != 0 ? .presence : .sizes
         options.reportSettledNodes = flags & UInt32(MF_RUN_REPORT_SETTLED) != 0
-        let run = try PlanRun(plan: plan, builtInNoOps: builtInNoOps(of: plan, registry: registry), options: options)
+        let run = try PlanRun(plan: plan, builtInNoOps: try builtInNoOps(of: plan, registry: registry), options: options)
         out.pointee = retainedHandle(RunHandle(run))
     }
 }
@@ -144,7 +150,7 @@ public func mf_run_get_progress(_ run: OpaquePointer?, _ out: UnsafeMutablePoint
         let p = try runArgument(run).run.progress
         try required(out, "out").pointee = mf_run_progress(
             total: p.total, succeeded: p.succeeded, cached: p.cached, failed: p.failed, skipped: p.skipped,
-            running: p.running, finished: p.finished ? 1 : 0, cancelled: p.cancelled ? 1 : 0)
+            running: p.running, finished: p.finished ? 1 : 0, cancelled: p.cancelled ? 1 : 0, stale: p.stale)
     }
 }
 

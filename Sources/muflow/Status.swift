@@ -16,6 +16,7 @@ public func mf_status_name(_ status: mf_status) -> UnsafePointer<CChar>! {
     case MF_ERR_TYPE: "MF_ERR_TYPE"
     case MF_ERR_LIMIT: "MF_ERR_LIMIT"
     case MF_ERR_INTERNAL: "MF_ERR_INTERNAL"
+    case MF_ERR_MISSING_TASK: "MF_ERR_MISSING_TASK"
     default: "MF_ERR_UNKNOWN"
     }
     return staticCString(name)

@@ -41,7 +41,7 @@ extension Pipeline {
         }
 
         var builder = PlanBuilder(subjectKey: subjectKey, kwargs: kwargs, basePrefix: options.basePrefix,
-                                  stepCount: steps.count)
+                                  stepNames: steps.map(\.name))
         for index in order {
             let step = steps[index]
             let stepJobs = try jobs(step)
@@ -56,9 +56,42 @@ extension Pipeline {
         }
         builder.linkDependents()
         let rootKey = builder.chooseRoot(lastStep: lastStep, pipelineName: name)
-        let plan = try builder.plan(rootKey: rootKey)
+        let plan: TaskPlan
+        do {
+            plan = try builder.plan(rootKey: rootKey)
+        } catch let error as MuflowError where error.kind == .cycle {
+            throw selfDependencyError(builder.collisions) ?? error
+        }
         try PrefixValidation.validateLabels(of: plan, basePrefix: options.basePrefix)
         return plan
+    }
+
+    /// Names the two steps whose nodes share a key where the later step runs after the
+    /// earlier one, so the node replacing the first would depend on itself.
+    private func selfDependencyError(_ collisions: [PlanBuilder.Collision]) -> MuflowError? {
+        for collision in collisions {
+            guard let earlier = collision.earlierStep, let later = collision.laterStep,
+                  step(later, runsAfter: earlier) else { continue }
+            return MuflowError(.cycle, "steps '\(steps[earlier].name)' and '\(steps[later].name)' both produce the node "
+                + "'\(collision.key)' (the same task with the same identity kwargs), and '\(steps[later].name)' runs after "
+                + "'\(steps[earlier].name)', so that node would depend on itself; give one of the steps different "
+                + "identity kwargs or another task")
+        }
+        return nil
+    }
+
+    /// Whether step `later` comes after step `earlier`, directly or through other steps.
+    private func step(_ later: Int, runsAfter earlier: Int) -> Bool {
+        var seen = Set<Int>()
+        var pending = [later]
+        while let current = pending.popLast() {
+            for name in steps[current].after {
+                guard let upstream = indexOfStep(name), seen.insert(upstream).inserted else { continue }
+                if upstream == earlier { return true }
+                pending.append(upstream)
+            }
+        }
+        return false
     }
 }
 
@@ -87,12 +120,25 @@ struct PlanBuilder {
     /// step_node_keys), indexed by step declaration index.
     private var stepSlots: [[Int32]]
     private var dependents = DependentLists()
+    /// The step (declaration index) whose node each slot holds; -1 for the sentinel.
+    private var stepOfSlot: [Int32] = []
+    private let stepNames: [JSONString]
+    /// Keys produced twice, which replaced an earlier node (muflow's dict assignment).
+    private(set) var collisions: [Collision] = []
+    private var madeSentinel = false
 
-    init(subjectKey: JSONString, kwargs: JSONObject, basePrefix: JSONString, stepCount: Int) {
+    struct Collision {
+        let key: JSONString
+        let earlierStep: Int?
+        let laterStep: Int?
+    }
+
+    init(subjectKey: JSONString, kwargs: JSONObject, basePrefix: JSONString, stepNames: [JSONString]) {
         self.subjectKey = subjectKey
         self.kwargs = kwargs
         self.basePrefix = basePrefix
-        self.stepSlots = Array(repeating: [], count: stepCount)
+        self.stepNames = stepNames
+        self.stepSlots = Array(repeating: [], count: stepNames.count)
     }
 
     mutating func addStep(_ step: Int, task: JSONString, after: [Int], afterNames: [JSONString],
@@ -121,7 +167,7 @@ struct PlanBuilder {
             // the array goes.
             var prefix = JSONString(wtf8: [])
             swap(&prefix, &prefixes[index])
-            let slot = claimSlot(key: prefix, upstreamList: listID)
+            let slot = claimSlot(key: prefix, upstreamList: listID, step: step)
             if slot.replaced {
                 nodes[slot.slot] = TaskNode(key: prefix, kwargs: merged, storagePrefix: prefix, shared: shared)
             } else {
@@ -157,19 +203,23 @@ struct PlanBuilder {
     }
 
     private mutating func place(_ node: consuming TaskNode, upstreamList: Int32) -> (slot: Int, replaced: Bool) {
-        let slot = claimSlot(key: node.key, upstreamList: upstreamList)
+        let slot = claimSlot(key: node.key, upstreamList: upstreamList, step: nil)
         if slot.replaced { nodes[slot.slot] = node } else { nodes.append(node) }
         return slot
     }
 
     /// The slot of the node with this key: the slot of an earlier node of that key,
     /// which the caller replaces, or a new slot at the end, which the caller appends.
-    private mutating func claimSlot(key: JSONString, upstreamList: Int32) -> (slot: Int, replaced: Bool) {
+    private mutating func claimSlot(key: JSONString, upstreamList: Int32, step: Int?) -> (slot: Int, replaced: Bool) {
         if let existing = keyIndex.append(key) {
             upstreamOfSlot[existing] = upstreamList
+            let earlier = stepOfSlot[existing]
+            collisions.append(Collision(key: key, earlierStep: earlier < 0 ? nil : Int(earlier), laterStep: step))
+            stepOfSlot[existing] = Int32(step ?? -1)
             return (existing, true)
         }
         upstreamOfSlot.append(upstreamList)
+        stepOfSlot.append(Int32(step ?? -1))
         return (nodes.count, false)
     }
 
@@ -201,6 +251,7 @@ struct PlanBuilder {
         let sentinel = TaskNode(key: key, function: pipelineName, subjectKey: subjectKey, kwargs: kwargs,
                                 storagePrefix: key, dependsOn: last.map { keys[Int($0)] })
         let (slot, replaced) = place(sentinel, upstreamList: addUpstreamList(last))
+        madeSentinel = true
         if replaced { dependents.clear(slot) } else { dependents.addSlot() }
         for upstream in last.map(Int.init) {
             dependents.append(DependentRun(start: Int32(slot), end: Int32(slot + 1), repeats: 1), to: upstream)
@@ -231,7 +282,10 @@ struct PlanBuilder {
         }
         let groups = GroupedDependencies(groupOfNode: upstreamOfSlot,
                                          groupDependencies: upstreamLists.map { $0.map(\.slot) }, keys: keys)
-        return try TaskPlan(keyIndex: keyIndex, nodes: finished, rootKey: rootKey, dependencyGroups: groups)
+        // Without a replaced node, every node depends only on nodes of earlier steps.
+        return try TaskPlan(keyIndex: keyIndex, nodes: finished, rootKey: rootKey, dependencyGroups: groups,
+                            acyclicByConstruction: collisions.isEmpty, rootIsBuiltSentinel: madeSentinel,
+                            builtSteps: BuiltSteps(names: stepNames, stepOfNode: stepOfSlot))
     }
 }
 

@@ -6,9 +6,7 @@ extension TaskPlan {
     public static func fromJSON(_ bytes: UnsafeRawBufferPointer) throws -> TaskPlan {
         var reader = bytes.count > 0 ? PlanJSONReader(bytes) : nil
         if let read = reader?.readPlan() {
-            let plan = try TaskPlan(keyIndex: read.keyIndex, nodes: read.nodes, rootKey: read.rootKey)
-            try plan.dependencyGroups.checkAcyclic()
-            return plan
+            return try TaskPlan(keyIndex: read.keyIndex, nodes: read.nodes, rootKey: read.rootKey)
         }
         let document: JSONValue
         do {
@@ -17,9 +15,7 @@ extension TaskPlan {
         } catch let error as MuflowError {
             throw MuflowError(error.kind, "invalid plan JSON: \(error.message)")
         }
-        let plan = try PlanDecoder.plan(from: document)
-        try plan.dependencyGroups.checkAcyclic()
-        return plan
+        return try PlanDecoder.plan(from: document)
     }
 
     public static func fromJSON(_ bytes: [UInt8]) throws -> TaskPlan {

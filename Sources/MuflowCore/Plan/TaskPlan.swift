@@ -35,6 +35,10 @@ public struct TaskNode: Sendable {
         set { shared = TaskNodeShared(shared, dependencyAccessMap: newValue) }
     }
 
+    /// The identity of the box holding the access map, which the nodes of a built step
+    /// share: what depends on the map alone can be worked out once per box.
+    var accessMapIdentity: ObjectIdentifier { ObjectIdentifier(shared) }
+
     public init(key: JSONString, function: JSONString, subjectKey: JSONString, kwargs: JSONObject,
                 storagePrefix: JSONString, dependsOn: [JSONString] = [], dependedOnBy: [JSONString] = [],
                 outputFiles: [JSONString] = [], analysisID: JSONValue? = nil,
@@ -168,13 +172,22 @@ public struct TaskPlan: Sendable {
     /// Edges resolved to node indices, for schedulers.
     public let dependencyGroups: GroupedDependencies
     private let keyIndex: KeyIndex
+    /// Whether the builder made the root as the sentinel (see `sentinelIndex`).
+    let rootIsBuiltSentinel: Bool
+    /// The step each node came from, for a plan this library built (plan JSON does not
+    /// record steps).
+    let builtSteps: BuiltSteps?
 
-    /// Fails when the root or a dependency names no node; cycles are allowed here
-    /// (muflow's builder can make one from colliding keys) and reported by `levels()`.
-    /// `dependencyGroups`: the edges grouped already (by a builder that knows them as
-    /// node indices), else grouped here from the nodes' dependsOn keys.
+    /// The one validation of a plan, whether built or read: fails when the root or a
+    /// dependency names no node, or when the dependencies form a cycle (muflow's builder
+    /// can make one from colliding keys; this library refuses it when building and when
+    /// reading alike). `dependencyGroups`: the edges grouped already (by a builder that
+    /// knows them as node indices), else grouped here from the nodes' dependsOn keys.
+    /// `acyclicByConstruction`: the builder's word that every edge points to an earlier
+    /// node (steps in topological order, no key produced twice), which skips the pass.
     init(keyIndex: KeyIndex, nodes: [TaskNode], rootKey: JSONString,
-         dependencyGroups: GroupedDependencies? = nil) throws {
+         dependencyGroups: GroupedDependencies? = nil, acyclicByConstruction: Bool = false,
+         rootIsBuiltSentinel: Bool = false, builtSteps: BuiltSteps? = nil) throws {
         guard let rootIndex = keyIndex.position(of: rootKey) else {
             throw MuflowError(.invalidArgument, "root_key '\(rootKey)' is not a node of the plan")
         }
@@ -182,7 +195,10 @@ public struct TaskPlan: Sendable {
         self.nodes = nodes
         self.rootKey = rootKey
         self.rootIndex = rootIndex
+        self.rootIsBuiltSentinel = rootIsBuiltSentinel
+        self.builtSteps = builtSteps
         self.dependencyGroups = try dependencyGroups ?? GroupedDependencies(nodes: nodes, keyIndex: keyIndex)
+        if !acyclicByConstruction { try self.dependencyGroups.checkAcyclic() }
     }
 
     public var count: Int { nodes.count }
@@ -195,4 +211,10 @@ public struct TaskPlan: Sendable {
     public mutating func setAnalysisID(_ id: JSONValue?, at index: Int) {
         nodes[index].analysisID = id
     }
+}
+
+/// Step names and the step (an index into them, -1 for the sentinel) of each node.
+struct BuiltSteps: Sendable {
+    let names: [JSONString]
+    let stepOfNode: [Int32]
 }

@@ -22,6 +22,9 @@ public struct RunProgress: Sendable, Equatable {
     /// Nodes that will not run: downstream of a failure, or left when the run stopped.
     public var skipped = 0
     public var running = 0
+    /// Nodes found complete whose recorded inputs had changed, run again (also counted
+    /// as succeeded or failed); set by PlanRun.
+    public var stale = 0
     public var finished: Bool = false
     public var cancelled: Bool = false
 

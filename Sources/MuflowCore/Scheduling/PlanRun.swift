@@ -44,8 +44,19 @@ public final class PlanRun: Sendable {
     private let builtIn: Set<Int>
     /// Per node: its storage prefix, the directory it runs in.
     private let directories: [String]
-    /// Per node: what its manifest said when the run started.
+    /// Per node: what its manifest said when the run started, and its digests.
     private let stateAtStart: [ManifestState]
+    private let digestsAtStart: [ManifestDigests?]
+    /// Per node, once it has succeeded or was found cached: its outputs' fingerprint.
+    private let outputs: Locked<[Fingerprint?]>
+    /// The current inputs of the nodes that share an access map (a step's nodes), by
+    /// that map's box: worked out once for all of them.
+    private let inputsByAccessMap = Locked<[ObjectIdentifier: NodeInputs]>([:])
+    /// Storage prefixes that are not their node's key (plan JSON may have them), to
+    /// their node; made on first need.
+    private let nodeOfPrefix = Locked<[JSONString: Int]?>(nil)
+    /// Nodes found complete whose recorded inputs are no longer the current ones.
+    private let staleCount = Locked(0)
     private let firstFailure = Locked<String?>(nil)
     private let steps = StepDirectories()
     /// Per node handed out as `.run` and not yet finished: its storage and its claim.
@@ -56,6 +67,7 @@ public final class PlanRun: Sendable {
         let claim: NodeClaim
         /// The inode of its context.json, when it is one the run shares between nodes.
         let context: UInt64?
+        let inputs: NodeInputs
     }
 
     /// A node of the current list whose context.json the others link to.
@@ -77,11 +89,16 @@ public final class PlanRun: Sendable {
         self.builtIn = builtInNoOps
         scheduler = DependencyScheduler(graph: try DependencyGraph(plan.dependencyGroups), policy: options.failurePolicy)
         directories = plan.nodes.indices.map { plan.nodes[$0].storagePrefix.description }
-        stateAtStart = LocalStorage.manifestStates(directories, verify: options.cacheVerification)
+        (stateAtStart, digestsAtStart) = LocalStorage.manifestChecks(directories, verify: options.cacheVerification)
         running = Locked([RunningNode?](repeating: nil, count: plan.count))
+        outputs = Locked([Fingerprint?](repeating: nil, count: plan.count))
     }
 
-    public var progress: RunProgress { scheduler.snapshot }
+    public var progress: RunProgress {
+        var progress = scheduler.snapshot
+        progress.stale = staleCount.withLock { $0 }
+        return progress
+    }
 
     /// The message of the first node that failed, if any.
     public var firstFailureMessage: String? { firstFailure.withLock { $0 } }
@@ -219,7 +236,9 @@ public final class PlanRun: Sendable {
         var failure = error
         if failure == nil {
             do {
-                try manifests.write(node.storage, in: node.claim.descriptor, context: node.context)
+                let digests = try manifests.write(node.storage, in: node.claim.descriptor, context: node.context,
+                                                  inputs: node.inputs)
+                settle(index, outputs: digests.outputs)
             } catch {
                 failure = ("cannot write manifest.json: \(error)", "")
             }
@@ -240,7 +259,10 @@ public final class PlanRun: Sendable {
 
     private func prepare(_ index: Int, waitForClaim: Bool, contextSource: inout ContextSource?) -> Preparation {
         let state = stateAtStart[index]
-        if state == .complete { return .settled(.cached, .cached(index: index)) }
+        if state == .complete, isCurrent(index, digestsAtStart[index]) {
+            settle(index, outputs: digestsAtStart[index]?.outputs)
+            return .settled(.cached, .cached(index: index))
+        }
         let directory = directories[index]
         var claim: NodeClaim?
         do {
@@ -267,25 +289,30 @@ public final class PlanRun: Sendable {
                                                           sha256: Self.contextDigest, in: taken.descriptor,
                                                           linkingFrom: contextSource?.directory)
             }
+            var stale = false
             if creation == .present {
-                switch LocalStorage.manifestState(of: "", in: taken.descriptor, verify: options.cacheVerification) {
-                case .complete:
+                let found = LocalStorage.manifestCheck(of: "", in: taken.descriptor, verify: options.cacheVerification)
+                if found.state == .complete, isCurrent(index, found.digests) {
                     taken.release()
+                    settle(index, outputs: found.digests?.outputs)
                     return .settled(.cached, .cached(index: index))
-                case .incomplete:
-                    // A torn node about to run again: a crash during the rerun must not leave
-                    // the stale manifest in place.
+                }
+                if found.state != .absent {
+                    // A torn node, or one whose inputs changed, about to run again: a crash
+                    // during the rerun must not leave the old manifest in place.
+                    stale = found.state == .complete
                     try FileSystem.removeIfPresent(FileNames.manifest, in: taken.descriptor,
                                                    path: storage.path(of: FileNames.manifest))
-                case .absent:
-                    break
                 }
                 try storage.replaceExecutorFile(FileNames.context, Self.contextBytes, sha256: Self.contextDigest,
                                                 in: taken.descriptor)
             }
+            if stale { staleCount.withLock { $0 += 1 } }
+            let inputs = currentInputs(of: index)
             if builtIn.contains(index) {
-                try storage.writeManifest(in: taken.descriptor)
+                let digests = try storage.writeManifest(in: taken.descriptor, inputs: inputs)
                 taken.release()
+                settle(index, outputs: digests.outputs)
                 return .settled(.succeeded, .builtIn(index: index))
             }
             var context: UInt64?
@@ -300,13 +327,75 @@ public final class PlanRun: Sendable {
             default:
                 break
             }
-            running.withLock { $0[index] = RunningNode(storage: storage, claim: taken, context: context) }
+            running.withLock { $0[index] = RunningNode(storage: storage, claim: taken, context: context, inputs: inputs) }
             return .run(storage)
         } catch {
             claim?.release()
             let message = "node \(plan.nodes[index].function) could not be prepared: \(error)"
             noteFailure(message)
             return .failed(message)
+        }
+    }
+
+    /// Whether a complete manifest's recorded inputs are the node's current ones: its
+    /// dependencies' prefixes and output fingerprints, now that they have settled. A
+    /// manifest recording none (muflow's), or a run trusting presence, is current.
+    private func isCurrent(_ index: Int, _ digests: ManifestDigests?) -> Bool {
+        guard let recorded = digests?.inputs else { return true }
+        return recorded == currentInputs(of: index).digest
+    }
+
+    private func settle(_ index: Int, outputs fingerprint: Fingerprint?) {
+        outputs.withLock { $0[index] = fingerprint }
+    }
+
+    /// The node's inputs as of now: each access-map entry with its dependency's
+    /// fingerprint, shared by the nodes of a step (they share the map).
+    private func currentInputs(of index: Int) -> NodeInputs {
+        let node = plan.nodes[index]
+        let box = node.accessMapIdentity
+        if let known = inputsByAccessMap.withLock({ $0[box] }) { return known }
+        let map = node.dependencyAccessMap
+        if map.isEmpty { return .none }
+        var prefixes: [JSONString] = []
+        prefixes.reserveCapacity(map.count)
+        for value in map.values {
+            if case .string(let prefix) = value { prefixes.append(prefix) } else { prefixes.append(JSONString(wtf8: [])) }
+        }
+        let fingerprints = fingerprints(ofPrefixes: prefixes)
+        var entries: [NodeInputs.Entry] = []
+        entries.reserveCapacity(map.count)
+        for (i, key) in map.keys.enumerated() {
+            entries.append(NodeInputs.Entry(accessKey: key, prefix: prefixes[i], outputs: fingerprints[i]))
+        }
+        let inputs = NodeInputs(entries)
+        inputsByAccessMap.withLock { $0[box] = inputs }
+        return inputs
+    }
+
+    /// The output fingerprints of the nodes at these prefixes: as settled in this run,
+    /// else (a node not in the plan, or settled without reading its manifest) as its
+    /// manifest on disk says; nil where there is none.
+    private func fingerprints(ofPrefixes prefixes: [JSONString]) -> [Fingerprint?] {
+        let nodes = prefixes.map(node(ofPrefix:))
+        var found = outputs.withLock { settled in nodes.map { $0.flatMap { settled[$0] } } }
+        let unknown = found.indices.filter { found[$0] == nil && !prefixes[$0].utf8.isEmpty }
+        if !unknown.isEmpty {
+            let read = LocalStorage.manifestChecks(unknown.map { prefixes[$0].description }, verify: .sizes).digests
+            for (i, digests) in zip(unknown, read) { found[i] = digests?.outputs }
+        }
+        return found
+    }
+
+    private func node(ofPrefix prefix: JSONString) -> Int? {
+        if let index = plan.index(ofKey: prefix), plan.nodes[index].storagePrefix == prefix { return index }
+        return nodeOfPrefix.withLock { table in
+            if table == nil {
+                var made: [JSONString: Int] = [:]
+                for (i, node) in plan.nodes.enumerated() where made[node.storagePrefix] == nil { made[node.storagePrefix] = i }
+                table = made
+            }
+            return table![prefix]
         }
     }
 

@@ -22,9 +22,20 @@ extension LocalStorage {
 
     /// The manifest state of each directory, as `manifestsComplete` checks it.
     static func manifestStates(_ directories: [String], verify: CacheVerification) -> [ManifestState] {
+        manifestChecks(directories, verify: verify).states
+    }
+
+    /// The manifest state of each directory, and the digests of each complete one (nil
+    /// for the others, and for all with `.presence`, which reads no manifest).
+    static func manifestChecks(_ directories: [String], verify: CacheVerification)
+        -> (states: [ManifestState], digests: [ManifestDigests?]) {
         let results = UnsafeMutableBufferPointer<ManifestState>.allocate(capacity: directories.count)
         results.initialize(repeating: .absent)
         defer { results.deallocate() }
+        let digests = UnsafeMutableBufferPointer<ManifestDigests?>.allocate(capacity: directories.count)
+        digests.initialize(repeating: nil)
+        defer { digests.deinitialize().deallocate() }
+        let digestOutput = UncheckedBuffer(digests)
         let chunks = directories.count < 512 ? 1 : min(availableProcessors(), 8)
         let chunkSize = (directories.count + chunks - 1) / max(chunks, 1)
         let output = UncheckedBuffer(results)
@@ -37,6 +48,7 @@ extension LocalStorage {
             for i in range {
                 let recalled: ManifestMemory.Record?? = records.isEmpty ? .none : .some(records[i - range.lowerBound])
                 output.buffer[i] = parents.manifestState(of: directories[i], verify: verify, recalled: recalled)
+                if output.buffer[i] == .complete { digestOutput.buffer[i] = parents.digests }
             }
         }
         if chunks == 1 {
@@ -45,7 +57,7 @@ extension LocalStorage {
             let workers = (0..<chunks).map { chunk in WorkerThread { check(chunk) } }
             workers.forEach { $0.join() }
         }
-        return Array(results)
+        return (Array(results), Array(digests))
     }
 
     static func manifestComplete(in directory: String, verify: CacheVerification) -> Bool {
@@ -57,8 +69,15 @@ extension LocalStorage {
     /// use and update the ManifestMemory.
     static func manifestState(of node: String, in directory: Int32, verify: CacheVerification,
                               key: String? = nil) -> ManifestState {
+        manifestCheck(of: node, in: directory, verify: verify, key: key).state
+    }
+
+    /// `manifestState`, with the digests of a complete manifest.
+    static func manifestCheck(of node: String, in directory: Int32, verify: CacheVerification,
+                              key: String? = nil) -> (state: ManifestState, digests: ManifestDigests?) {
         var checker = ManifestChecker()
-        return checker.state(of: node.utf8, in: directory, verify: verify, key: key)
+        let state = checker.state(of: node.utf8, in: directory, verify: verify, key: key)
+        return (state, state == .complete ? checker.digests : nil)
     }
 }
 
@@ -71,6 +90,8 @@ struct ManifestChecker {
     /// its own).
     private var groups: [ObjectIdentifier: (group: ManifestMemory.SharedGroup, intact: Bool)] = [:]
     private static let manifestName = Array(FileNames.manifest.utf8)
+    /// The digests of the manifest last found complete with `.sizes` (nil otherwise).
+    private(set) var digests: ManifestDigests?
 
     /// The state of the node directory `node` (path bytes relative to the open
     /// `directory`; empty for that directory itself). With `key` (the node directory's
@@ -79,6 +100,7 @@ struct ManifestChecker {
     mutating func state<Node: Collection<UInt8>>(of node: Node, in directory: Int32, verify: CacheVerification,
                                                 key: String? = nil,
                                                 recalled: ManifestMemory.Record?? = nil) -> ManifestState {
+        digests = nil
         setPath(node, Self.manifestName)
         guard verify == .sizes else {
             return withPath { faccessat(directory, $0, F_OK, 0) } == 0 ? .complete : .absent
@@ -86,6 +108,7 @@ struct ManifestChecker {
         if key != nil, let record = recalled ?? key.flatMap(ManifestMemory.recall) {
             if let group = record.group, let expected = record.directory,
                directoryIdentity(of: node, in: directory) == expected, isIntact(group) {
+                digests = record.digests
                 return .complete
             }
             setPath(node, Self.manifestName)
@@ -94,7 +117,9 @@ struct ManifestChecker {
                 return errno == ENOENT || errno == ENOTDIR ? .absent : .incomplete
             }
             if ManifestMemory.Identity(info) == record.identity {
-                return filesMatch(record.sizes, node: node, in: directory) ? .complete : .incomplete
+                guard filesMatch(record.sizes, node: node, in: directory) else { return .incomplete }
+                digests = record.digests
+                return .complete
             }
             setPath(node, Self.manifestName)
         }
@@ -105,21 +130,31 @@ struct ManifestChecker {
         let count = readAll(fd)
         close(fd)
         guard count >= 0 else { return .incomplete }
-        let scanned = contents.withUnsafeBytes { ManifestScan.sizes(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        let scanned = contents.withUnsafeBytes { ManifestScan.scan(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
         let sizes: [(name: [UInt8], size: Int)]?
-        switch scanned {
-        case .noSizes:
-            sizes = nil
-        case .sizes(let ranges):
-            sizes = ranges.map { (Array(contents[$0.name]), $0.size) }
+        var found: ManifestDigests
+        switch scanned.result {
+        case .noSizes, .sizes:
+            if case .sizes(let ranges) = scanned.result {
+                sizes = ranges.map { (Array(contents[$0.name]), $0.size) }
+            } else {
+                sizes = nil
+            }
+            found = scanned.outputs.map { ManifestDigests(outputs: $0, inputs: scanned.inputs) }
+                ?? contents.withUnsafeBytes { ManifestDigests.unrecorded(manifest: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
         case .unknown:
             guard let parsed = fullyParsed(Array(contents[..<count]), node: node, in: directory) else {
                 return .incomplete
             }
             sizes = parsed.sizes
+            found = parsed.digests
         }
-        if identified, let key { ManifestMemory.remember(key, ManifestMemory.Identity(info), sizes: sizes) }
-        return filesMatch(sizes, node: node, in: directory) ? .complete : .incomplete
+        if identified, let key {
+            ManifestMemory.remember(key, ManifestMemory.Identity(info), sizes: sizes, digests: found)
+        }
+        guard filesMatch(sizes, node: node, in: directory) else { return .incomplete }
+        digests = found
+        return .complete
     }
 
     private mutating func directoryIdentity<Node: Collection<UInt8>>(of node: Node, in directory: Int32)
@@ -158,15 +193,18 @@ struct ManifestChecker {
     /// end if it does not parse): none recorded for one that still does not parse; nil
     /// if it cannot be read again.
     private mutating func fullyParsed<Node: Collection<UInt8>>(_ bytes: [UInt8], node: Node, in directory: Int32)
-        -> (sizes: [(name: [UInt8], size: Int)]?, Void)? {
+        -> (sizes: [(name: [UInt8], size: Int)]?, digests: ManifestDigests)? {
         var recorded = Manifest.recordedSizes(in: bytes)
+        var read = bytes
         if recorded == nil {
             setPath(node, Self.manifestName)
             let name = String(decoding: path.dropLast(), as: UTF8.self)
             guard let whole = try? FileSystem.readFile(name, in: directory, path: name) else { return nil }
             recorded = Manifest.recordedSizes(in: whole)
+            read = whole
         }
-        return (recorded?.sizes?.map { (Array($0.0.utf8), $0.1) }, ())
+        let digests = recorded?.digests ?? read.withUnsafeBytes { ManifestDigests.unrecorded(manifest: $0) }
+        return (recorded?.sizes?.map { (Array($0.0.utf8), $0.1) }, digests)
     }
 
     /// `node/name` (or `name` alone), NUL-terminated, into `path`.
@@ -219,6 +257,7 @@ private struct ParentDirectory {
     private var missing = false
     private var opened = false
     private var checker = ManifestChecker()
+    var digests: ManifestDigests? { checker.digests }
 
     /// `recalled`: the directory's ManifestMemory record, if looked up already.
     mutating func manifestState(of directory: String, verify: CacheVerification,

@@ -172,12 +172,12 @@ public final class LocalStorage: Sendable {
     /// Writes manifest.json listing every file written through this storage: after the
     /// files themselves, atomically, so a crash leaves either no manifest or a whole one.
     public func writeManifest() throws {
-        try writeManifest(in: nil)
+        _ = try writeManifest(in: nil)
     }
 
     /// `directory`: this storage's directory, open (a run's node claim), if it is.
-    func writeManifest(in directory: Int32?) throws {
-        try writeManifest(files: completedFiles(), in: directory)
+    func writeManifest(in directory: Int32?, inputs: NodeInputs? = nil) throws -> ManifestDigests {
+        try writeManifest(files: completedFiles(), inputs: inputs, in: directory).digests
     }
 
     /// The files written through this storage, as its manifest lists them.
@@ -189,12 +189,13 @@ public final class LocalStorage: Sendable {
         files.map { (name: Array($0.key.utf8), size: $0.value.size) }
     }
 
-    /// Writes the manifest listing `files`; returns the identity of the file written,
-    /// which it records in the ManifestMemory unless `remember` is false.
+    /// Writes the manifest listing `files` (and the node's `inputs`, when a run knows
+    /// them); returns the identity of the file written, which it records in the
+    /// ManifestMemory unless `remember` is false, and the manifest's digests.
     @discardableResult
-    func writeManifest(files: [String: Manifest.Entry], in directory: Int32?,
-                       remember: Bool = true) throws -> ManifestMemory.Identity? {
-        let text = Manifest(files: files).encoded(timestamp: UTCTimestamp.now())
+    func writeManifest(files: [String: Manifest.Entry], inputs: NodeInputs? = nil, in directory: Int32?,
+                       remember: Bool = true) throws -> (identity: ManifestMemory.Identity?, digests: ManifestDigests) {
+        let (text, digests) = Manifest(files: files, inputs: inputs).encodedWithDigests(timestamp: UTCTimestamp.now())
         if durable {
             if let directory {
                 try FileSystem.syncDirectory(directory, path: root)
@@ -212,9 +213,9 @@ public final class LocalStorage: Sendable {
                                            durable: durable, syncData: true, identify: true)
         }
         if let written, remember {
-            ManifestMemory.remember(root, written, sizes: Self.recordedSizes(files))
+            ManifestMemory.remember(root, written, sizes: Self.recordedSizes(files), digests: digests)
         }
-        return written
+        return (written, digests)
     }
 
     /// Creates a file only the executor writes (context.json, before the task runs)

@@ -27,6 +27,8 @@ enum ManifestMemory {
         /// Each recorded file's name (UTF-8) and size; nil for a manifest that records no
         /// sizes (muflow's own).
         let sizes: [(name: [UInt8], size: Int)]?
+        /// The manifest's fingerprints, for the cache check of inputs.
+        let digests: ManifestDigests
         /// For a node of a SharedGroup: the group, and the identity of the node's
         /// directory once its manifest was in place.
         var group: SharedGroup? = nil
@@ -79,8 +81,9 @@ enum ManifestMemory {
     static let capacity = 250_000
     private static let records = Locked<[String: Record]>([:])
 
-    static func remember(_ directory: String, _ identity: Identity, sizes: [(name: [UInt8], size: Int)]?) {
-        let record = Record(identity: identity, sizes: sizes)
+    static func remember(_ directory: String, _ identity: Identity, sizes: [(name: [UInt8], size: Int)]?,
+                         digests: ManifestDigests) {
+        let record = Record(identity: identity, sizes: sizes, digests: digests)
         records.withLock { records in
             if records.count >= capacity && records[directory] == nil { records.removeAll() }
             records[directory] = record

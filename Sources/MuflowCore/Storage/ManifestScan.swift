@@ -22,13 +22,22 @@ enum ManifestScan {
     }
 
     static func sizes(_ bytes: UnsafeRawBufferPointer) -> Result {
+        scan(bytes).result
+    }
+
+    /// The sizes, and the fingerprints the manifest records (`outputs_sha256`,
+    /// `inputs_sha256`; nil where absent, and both nil for `.unknown`).
+    static func scan(_ bytes: UnsafeRawBufferPointer) -> (result: Result, outputs: Fingerprint?, inputs: Fingerprint?) {
         var scanner = Scanner(bytes: bytes)
-        return scanner.document() ?? .unknown
+        guard let result = scanner.document() else { return (.unknown, nil, nil) }
+        return (result, scanner.outputs, scanner.inputs)
     }
 
     private struct Scanner {
         let bytes: UnsafeRawBufferPointer
         var at = 0
+        var outputs: Fingerprint?
+        var inputs: Fingerprint?
 
         mutating func document() -> Result? {
             guard take(UInt8(ascii: "{")) else { return nil }
@@ -39,6 +48,12 @@ enum ManifestScan {
                 if key.elementsEqual(sizesKey) {
                     guard found == nil, let sizes = sizeObject() else { return nil }
                     found = sizes
+                } else if key.elementsEqual(ManifestDigests.outputsKey.utf8) {
+                    guard outputs == nil, let digest = fingerprint() else { return nil }
+                    outputs = digest
+                } else if key.elementsEqual(ManifestDigests.inputsDigestKey.utf8) {
+                    guard inputs == nil, let digest = fingerprint() else { return nil }
+                    inputs = digest
                 } else {
                     guard skipValue(depth: 0) else { return nil }
                 }
@@ -94,6 +109,10 @@ enum ManifestScan {
                 at += 1
             }
             return nil
+        }
+
+        private mutating func fingerprint() -> Fingerprint? {
+            string().flatMap { Fingerprint(hex: $0) }
         }
 
         private mutating func string() -> UnsafeRawBufferPointer? {

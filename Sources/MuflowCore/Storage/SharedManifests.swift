@@ -12,6 +12,8 @@ struct SharedManifests {
 
     private struct Kind {
         let files: [String: Manifest.Entry]
+        let inputs: Fingerprint
+        let digests: ManifestDigests
         /// The claimed directory of the node whose manifest the others link to.
         let directory: Int32
         let identity: ManifestMemory.Identity
@@ -27,25 +29,29 @@ struct SharedManifests {
     private var records: [(directory: String, record: ManifestMemory.Record)] = []
 
     /// Writes or links the manifest of `storage`, whose directory `directory` is
-    /// claimed. `context`: the inode of its context.json, if the run knows it.
-    mutating func write(_ storage: LocalStorage, in directory: Int32, context: UInt64?) throws {
+    /// claimed, recording the node's `inputs`; returns the manifest's digests.
+    /// `context`: the inode of its context.json, if the run knows it.
+    mutating func write(_ storage: LocalStorage, in directory: Int32, context: UInt64?,
+                        inputs: NodeInputs) throws -> ManifestDigests {
         let files = storage.completedFiles()
         if storage.durable {
-            try storage.writeManifest(files: files, in: directory)
-            return
+            return try storage.writeManifest(files: files, inputs: inputs, in: directory).digests
         }
-        var kind = kinds.firstIndex { $0.files == files }
+        let same = { (kind: Kind) in kind.inputs == inputs.digest && kind.files == files }
+        var kind = kinds.firstIndex(where: same)
         let record: ManifestMemory.Record
         if let k = kind,
            FileSystem.link(FileNames.manifest, in: kinds[k].directory, as: FileNames.manifest, in: directory) == .linked {
-            record = ManifestMemory.Record(identity: kinds[k].identity, sizes: kinds[k].sizes)
+            record = ManifestMemory.Record(identity: kinds[k].identity, sizes: kinds[k].sizes, digests: kinds[k].digests)
         } else {
-            guard let written = try storage.writeManifest(files: files, in: directory, remember: false) else { return }
-            record = ManifestMemory.Record(identity: written, sizes: LocalStorage.recordedSizes(files))
+            let (identity, digests) = try storage.writeManifest(files: files, inputs: inputs, in: directory,
+                                                                remember: false)
+            guard let written = identity else { return digests }
+            record = ManifestMemory.Record(identity: written, sizes: LocalStorage.recordedSizes(files), digests: digests)
             kind = nil
-            if kinds.count < Self.kinds && !kinds.contains(where: { $0.files == files }) {
-                kinds.append(Kind(files: files, directory: directory, identity: written, sizes: record.sizes ?? [],
-                                  context: context))
+            if kinds.count < Self.kinds && !kinds.contains(where: same) {
+                kinds.append(Kind(files: files, inputs: inputs.digest, digests: digests, directory: directory,
+                                  identity: written, sizes: record.sizes ?? [], context: context))
                 kind = kinds.count - 1
             }
         }
@@ -55,6 +61,7 @@ struct SharedManifests {
            fstat(directory, &info) == 0 {
             kinds[k].members.append((records.count - 1, ManifestMemory.Identity(info)))
         }
+        return record.digests
     }
 
     /// Records every manifest written in the ManifestMemory, as a SharedGroup for the

@@ -21,6 +21,7 @@ ERR_CANCELLED = 8
 ERR_TYPE = 9
 ERR_LIMIT = 10
 ERR_INTERNAL = 11
+ERR_MISSING_TASK = 12
 
 FORMAT_JSON = 0
 FORMAT_PICKLE = 1
@@ -28,6 +29,11 @@ FORMAT_PICKLE = 1
 
 class NativeError(RuntimeError):
     """A failure inside libmuflow that no more specific Python exception describes."""
+
+
+class MissingTaskError(RuntimeError):
+    """A plan needs tasks that are not registered; nothing was run. A RuntimeError, as
+    muflow's failure of such a node is, so existing handlers still catch it."""
 
 
 _EXCEPTION_FOR_STATUS = {
@@ -41,6 +47,7 @@ _EXCEPTION_FOR_STATUS = {
     ERR_CANCELLED: RuntimeError,
     ERR_TYPE: TypeError,
     ERR_LIMIT: ValueError,
+    ERR_MISSING_TASK: MissingTaskError,
 }
 
 
@@ -213,6 +220,8 @@ mf_plan_field_values = _declare("mf_plan_field_values", c_int, _out_string, c_vo
 mf_plan_leaf_nodes = _declare("mf_plan_leaf_nodes", c_int, _out_string, c_void_p)
 mf_plan_dependency_groups = _declare("mf_plan_dependency_groups", c_int, _out_string, c_void_p)
 mf_plan_levels = _declare("mf_plan_levels", c_int, _out_string, c_void_p)
+mf_plan_sentinel_index = _declare("mf_plan_sentinel_index", c_int, POINTER(c_int), POINTER(c_size_t), c_void_p)
+mf_plan_check_tasks = _declare("mf_plan_check_tasks", c_int, c_void_p, c_void_p)
 
 
 def call_returning_bytes(function, *args) -> bytes:
@@ -261,6 +270,7 @@ class RunProgress(ctypes.Structure):
         ("running", c_size_t),
         ("finished", c_int),
         ("cancelled", c_int),
+        ("stale", c_size_t),
     ]
 
 

@@ -24,12 +24,12 @@ def _new_registry() -> _Registry:
 registry = _new_registry()
 
 
-def descriptor(entry) -> bytes:
+def descriptor(entry, name: str = None) -> bytes:
     outputs = getattr(entry, "outputs", None)
     files = list(outputs.files.keys()) if outputs is not None and hasattr(outputs, "files") else []
     return json.dumps(
         {
-            "name": entry.name,
+            "name": name or entry.name,
             "display_name": entry.display_name or "",
             "queue": entry.queue or "default",
             "identity_keys": list(entry.identity_keys) if entry.identity_keys else None,
@@ -51,3 +51,22 @@ def remove(name: str) -> None:
 
 def clear() -> None:
     _ffi.check(_ffi.mf_registry_clear(registry))
+
+
+def for_lookup(registry_get, functions) -> _Registry:
+    """The native registry that the core checks a plan's tasks against (see
+    mf_run_new): this process's own when `registry_get` is the package registry's
+    `get`; otherwise one holding each of `functions` that `registry_get` resolves."""
+    from . import registry as python_registry
+
+    if registry_get is python_registry.get:
+        return registry
+    resolved = _new_registry()
+    for name in dict.fromkeys(functions):
+        try:
+            entry = registry_get(name)
+        except Exception:
+            entry = None
+        if entry is not None:
+            _ffi.check(_ffi.mf_registry_add(resolved, json.dumps({"name": name}).encode("ascii")))
+    return resolved

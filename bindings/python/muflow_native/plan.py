@@ -337,6 +337,12 @@ class TaskPlan:
             self._prefix_map = dict(zip(self._keys, self._prefix_list))
         return self._prefix_map.copy()
 
+    def _sentinel_key(self) -> Optional[str]:
+        """The key of the sentinel root (see mf_plan_sentinel_index), or None."""
+        found, index = c_int(), c_size_t()
+        _ffi.check(_ffi.mf_plan_sentinel_index(byref(found), byref(index), self._native))
+        return self._keys[index.value] if found.value else None
+
     def levels(self) -> list[list[str]]:
         """Node keys by topological level (level 0: no dependencies)."""
         return json.loads(_ffi.call_returning_string(_ffi.mf_plan_levels, self._native))

@@ -293,7 +293,8 @@ def test_plan_show(tmp_path, capsys):
     assert "Nodes:     11" in out and f"Root:      {plan.root_key}" in out
     assert re.search(r"features\s+ml\.compute_features\s+3", out)
     assert re.search(r"reports\s+ml\.generate_report\s+3", out)
-    assert re.search(r"\(root\)\s+ml\.full_pipeline\s+1", out)
+    assert re.search(r"\(root\)\s+ml\.full_pipeline\s+built-in\s+1", out)
+    assert "NOT REGISTERED" not in out and "Warning" not in out
     assert "Levels:    4" in out and re.search(r"1\s+4 nodes\s+ml\.train_model x1, ml\.loo_cv x3", out)
     assert "0 complete, 0 failed, 11 not run" in out
 

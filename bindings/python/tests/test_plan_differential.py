@@ -321,16 +321,19 @@ def assert_same_plan(theirs, ours):
     assert our_json == their_json
     # Across libraries, both ways, and back.
     assert TheirPlan.from_json(our_json).to_json() == their_json
-    if _has_cycle(theirs):
-        # Key collisions can make a node depend on itself (or a later node replace one
-        # that an earlier one depends on, closing a loop). Both libraries build such a
-        # plan; muflow reads its JSON back, muflow_native's from_json refuses it.
-        with pytest.raises(ValueError, match="Circular"):
-            OurPlan.from_json(their_json)
-    else:
-        assert OurPlan.from_json(their_json).to_json() == their_json
+    assert OurPlan.from_json(their_json).to_json() == their_json
     assert text(ours.to_dict()) == text(theirs.to_dict())
     return their_json
+
+
+def assert_refuses_cycle(theirs, ours):
+    """Key collisions can make a node depend on itself (or a later node replace one that
+    an earlier one depends on, closing a loop). muflow builds such a plan, which can
+    never run; muflow_native refuses it when building, as it does when reading it."""
+    assert type(ours) is ValueError, ours
+    assert "would depend on itself" in str(ours) or "Circular" in str(ours), str(ours)
+    with pytest.raises(ValueError, match="Circular"):
+        OurPlan.from_json(theirs.to_json())
 
 
 def _has_cycle(plan) -> bool:
@@ -376,6 +379,9 @@ def test_build_plan_matches_muflow(spec):
         # Only data json.dumps refuses to sort (no errors are injected here).
         assert isinstance(ours, (TypeError, ValueError)), ours
         return
+    if _has_cycle(theirs):
+        assert_refuses_cycle(theirs, ours)
+        return
     assert not isinstance(ours, Exception), ours
     assert our_calls == their_calls  # over/kwargs_map once per step, in muflow's order
     assert_same_plan(theirs, ours)
@@ -400,6 +406,9 @@ def test_errors_match_muflow(spec):
     if not isinstance(theirs, Exception):
         # The injected fault was harmless (e.g. a non-dict after an earlier failure was
         # not reached): both must then agree as usual.
+        if _has_cycle(theirs):
+            assert_refuses_cycle(theirs, ours)
+            return
         assert not isinstance(ours, Exception), ours
         assert_same_plan(theirs, ours)
         return
@@ -428,9 +437,9 @@ def test_ready_nodes_on_random_completed_sets(spec, data):
     with registered(spec["tasks"]):
         theirs, _ = build(muflow, spec)
         ours, _ = build(muflow_native, spec)
-    if isinstance(theirs, Exception):
-        return
-    loaded = ours if _has_cycle(theirs) else OurPlan.from_json(theirs.to_json())
+    if isinstance(theirs, Exception) or _has_cycle(theirs):
+        return  # cycles: test_build_plan_matches_muflow
+    loaded = OurPlan.from_json(theirs.to_json())
     keys = list(theirs.nodes)
     completed = set()
     sequence = []
@@ -460,8 +469,8 @@ def test_ready_loop_runs_like_muflow(spec):
     with registered(spec["tasks"]):
         theirs, _ = build(muflow, spec)
         ours, _ = build(muflow_native, spec)
-    if isinstance(theirs, Exception):
-        return
+    if isinstance(theirs, Exception) or _has_cycle(theirs):
+        return  # cycles: test_build_plan_matches_muflow
     done_theirs, done_ours = set(), set()
     for _ in range(len(theirs.nodes) + 2):
         if theirs.is_complete(done_theirs):
@@ -520,11 +529,33 @@ def test_identical_items_collide_like_dict_assignment():
     assert list(b.dependency_access_map) == ["a:0", "a:1", "a:2"]
 
 
-def test_same_task_twice_without_kwargs_makes_a_node_its_own_dependency():
-    theirs, ours = _both(lambda lib: {"a": lib.Step(task="t"), "b": lib.Step(task="t", after=["a"])}, {})
+def test_same_task_twice_without_kwargs_is_refused_naming_both_steps_and_the_key():
+    """muflow builds a node that depends on itself (its plan can never finish); the
+    build is refused here, as reading that plan is."""
+    steps = lambda lib: {"first": lib.Step(task="t"), "second": lib.Step(task="t", after=["first"])}
+    theirs = muflow.Pipeline(name=PIPELINE_NAME, steps=steps(muflow)).build_plan("s:1", {})
+    (node,) = theirs.nodes.values()
+    assert node.depends_on == [node.key]
+    with pytest.raises(ValueError) as refused:
+        muflow_native.Pipeline(name=PIPELINE_NAME, steps=steps(muflow_native)).build_plan("s:1", {})
+    message = str(refused.value)
+    assert "'first'" in message and "'second'" in message and node.key in message
+    with pytest.raises(ValueError, match="Circular"):
+        OurPlan.from_json(theirs.to_json())
+
+
+def test_collision_through_a_middle_step_is_refused():
+    steps = lambda lib: {"a": lib.Step(task="t"), "b": lib.Step(task="u", after=["a"]),
+                         "c": lib.Step(task="t", after=["b"])}
+    with pytest.raises(ValueError, match="'a' and 'c' both produce"):
+        muflow_native.Pipeline(name=PIPELINE_NAME, steps=steps(muflow_native)).build_plan("s:1", {})
+
+
+def test_collision_without_a_cycle_keeps_muflows_plan():
+    theirs, ours = _both(lambda lib: {"a": lib.Step(task="t"), "b": lib.Step(task="t"),
+                                      "c": lib.Step(task="u", after=["a", "b"])}, {})
     assert_same_plan(theirs, ours)
-    (node,) = ours.nodes.values()
-    assert node.depends_on == [node.key] and node.depended_on_by == [node.key]
+    assert len(ours.nodes) == 2
 
 
 def test_kwargs_named_task_and_subject_override_the_prefix_label():
@@ -630,3 +661,21 @@ def test_ready_nodes_after_a_same_length_swap_on_the_same_set():
     done.discard(b)
     done.add(c)  # a known key that was not ready
     assert [n.key for n in ours.ready_nodes(done)] == [n.key for n in theirs.ready_nodes(done)]
+
+
+@settings(max_examples=scaled(1500))
+@given(spec=pipeline_specs())
+def test_what_build_plan_makes_from_json_reads(spec):
+    """One validation for building and reading: every plan the library builds reads
+    back byte for byte, and every plan it refuses to build it refuses to read (checked
+    on muflow's build of the same pipeline)."""
+    with registered(spec["tasks"]):
+        theirs, _ = build(muflow, spec)
+        ours, _ = build(muflow_native, spec)
+    if isinstance(ours, Exception):
+        if not isinstance(theirs, Exception) and _has_cycle(theirs):
+            with pytest.raises(ValueError):
+                OurPlan.from_json(theirs.to_json())
+        return
+    text = ours.to_json()
+    assert OurPlan.from_json(text).to_json() == text

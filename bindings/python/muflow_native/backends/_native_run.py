@@ -5,7 +5,7 @@ from __future__ import annotations
 from ctypes import byref, c_int, c_size_t, c_void_p
 from typing import Optional
 
-from .. import _ffi, _native_registry
+from .. import _ffi
 from .._handles import NativeHandle
 
 
@@ -19,8 +19,10 @@ class NativeRun(NativeHandle):
     __slots__ = ("cancelled",)
 
     @classmethod
-    def start(cls, plan, *, continue_on_failure: bool, durable: bool, report_settled: bool,
+    def start(cls, plan, *, registry, continue_on_failure: bool, durable: bool, report_settled: bool,
               trust_manifest_presence: bool = False) -> "NativeRun":
+        """Raises MissingTaskError (a RuntimeError), running nothing, when `registry`
+        (see _native_registry.for_lookup) lacks a task of the plan."""
         flags = (
             (_ffi.RUN_DURABLE if durable else 0)
             | (_ffi.RUN_REPORT_SETTLED if report_settled else 0)
@@ -28,7 +30,7 @@ class NativeRun(NativeHandle):
         )
         policy = _ffi.FAILURE_CONTINUE_INDEPENDENT if continue_on_failure else _ffi.FAILURE_STOP
         handle = c_void_p()
-        _ffi.check(_ffi.mf_run_new(byref(handle), plan._native, _native_registry.registry, policy, flags))
+        _ffi.check(_ffi.mf_run_new(byref(handle), plan._native, registry, policy, flags))
         run = cls(handle)
         run.cancelled = False
         return run

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, runtime_checkable
 
-from .. import _ffi
+from .. import _ffi, _native_registry
 from ..context.task import TaskContext
 from ..storage.local import LocalStorageBackend
 from ._native_run import EventBuffer, NativeRun
@@ -52,6 +52,9 @@ class RunSnapshot:
     skipped: int
     running: int
     elapsed: float
+    #: Nodes found complete whose recorded inputs had changed, run again (also counted
+    #: in succeeded or failed).
+    stale: int = 0
 
     @property
     def done(self) -> int:
@@ -117,15 +120,23 @@ class LocalBackend:
             plan = TaskPlan.from_json(plan.to_json())
         plan_id = plan.root_key
         node_callbacks = (on_node_start, on_node_complete, on_node_failure)
-        run = NativeRun.start(
-            plan,
-            continue_on_failure=self.continue_on_failure,
-            durable=self.durable,
-            report_settled=any(c is not None for c in node_callbacks),
-        )
+        columns = PlanColumns(plan)
+        try:
+            run = NativeRun.start(
+                plan,
+                registry=_native_registry.for_lookup(self.registry_get, columns.functions),
+                continue_on_failure=self.continue_on_failure,
+                durable=self.durable,
+                report_settled=any(c is not None for c in node_callbacks),
+            )
+        except _ffi.MissingTaskError as exc:
+            self._plan_states[plan_id] = "failure"
+            if completion_callback:
+                completion_callback.notify(plan_id, success=False, error=str(exc))
+            raise
         self._plan_states[plan_id] = "running"
         self._runs[plan_id] = run
-        execution = _Execution(self, plan, run, node_callbacks)
+        execution = _Execution(self, plan, run, node_callbacks, columns)
         started = time.monotonic()
         try:
             execution.run(on_progress, progress_interval, started)
@@ -173,7 +184,7 @@ class _Execution:
     """The Python side of one run: worker threads pulling nodes from the native
     scheduler, running their tasks, and reporting back."""
 
-    def __init__(self, backend: LocalBackend, plan, run: NativeRun, callbacks):
+    def __init__(self, backend: LocalBackend, plan, run: NativeRun, callbacks, columns: "PlanColumns"):
         self._backend = backend
         self._plan = plan
         self._run = run
@@ -183,7 +194,7 @@ class _Execution:
         self._raised: Optional[BaseException] = None
         self._pool = None
         self._threads: list[threading.Thread] = []
-        self.columns = PlanColumns(plan)
+        self.columns = columns
         self._caller = TaskCaller(backend.registry_get, self.columns, backend.progress_reporter, run_task,
                                   DependencyStorages)
 
@@ -231,7 +242,8 @@ class _Execution:
 
     def snapshot(self, started: float) -> RunSnapshot:
         p = self._run.progress()
-        return RunSnapshot(p.total, p.succeeded, p.cached, p.failed, p.skipped, p.running, time.monotonic() - started)
+        return RunSnapshot(p.total, p.succeeded, p.cached, p.failed, p.skipped, p.running, time.monotonic() - started,
+                           p.stale)
 
     def failure(self) -> Optional[str]:
         if self._first_failure is not None:

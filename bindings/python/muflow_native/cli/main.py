@@ -244,6 +244,7 @@ class _Collector:
 
 
 def cmd_run(args) -> int:
+    from .._ffi import MissingTaskError
     from ..backends.base import LocalBackend
     from ..backends.handle import PlanHandle
     from .progress import format_duration, make_display
@@ -283,6 +284,9 @@ def cmd_run(args) -> int:
     error: Optional[str] = None
     try:
         backend.submit_plan(plan, on_node_failure=on_failure, on_progress=collector)
+    except MissingTaskError as exc:
+        collector.display.finish()
+        raise CLIError(str(exc))
     except RuntimeError as exc:
         error = str(exc)
     except KeyboardInterrupt:
@@ -311,6 +315,8 @@ def cmd_run(args) -> int:
             not_run = snap.total - snap.done
             counts = (f"{snap.total} total, {snap.succeeded} ran, {snap.cached} cached, "
                       f"{snap.failed} failed, {snap.skipped} skipped")
+            if snap.stale:
+                counts += f", {snap.stale} stale (inputs changed, run again)"
             if not_run:
                 counts += f", {not_run} not run"
             out.write(f"  nodes:   {counts}\n")
@@ -408,6 +414,7 @@ def _plan_base(args) -> str:
 
 
 def cmd_plan_show(args) -> int:
+    from .. import registry
     from .graph import FAILED, COMPLETE, node_infos, node_states
 
     pipeline, plan = _build_plan(args, _plan_base(args))
@@ -426,16 +433,24 @@ def cmd_plan_show(args) -> int:
     steps_of: dict[str, list[str]] = {}
     for step_name, step in pipeline.steps.items():
         steps_of.setdefault(step.task, []).append(step_name)
+    sentinel = plan._sentinel_key()
     per_function = Counter(function_of.values())
     rows = []
+    unregistered = []
     for function, count in per_function.items():
-        if function not in steps_of and plan.root_key in function_of and function == function_of[plan.root_key]:
-            label = "(root)"
+        if sentinel is not None and function == function_of[sentinel] and function not in steps_of:
+            label, note = "(root)", "built-in"
         else:
             label = ", ".join(steps_of.get(function, ["?"]))
-        rows.append((label, function, count))
+            note = "" if registry.get(function) is not None else "NOT REGISTERED"
+            if note:
+                unregistered.append(function)
+        rows.append((label, function, note, count))
     out.write("Steps:\n")
     _table(out, rows)
+    if unregistered:
+        out.write(f"Warning:   {len(unregistered)} task(s) not registered ({', '.join(unregistered)}): "
+                  "`muflow run` would refuse this plan; import the module that registers them\n")
 
     levels = plan.levels()
     out.write(f"Levels:    {len(levels)}\n")

@@ -60,6 +60,8 @@ def _stats(snapshot, *, compact: bool = False) -> str:
     parts.append(f"failed {snapshot.failed}")
     if snapshot.skipped:
         parts.append(f"skipped {snapshot.skipped}")
+    if snapshot.stale:
+        parts.append(f"stale {snapshot.stale}")
     if not compact:
         parts.append(format_duration(snapshot.elapsed))
         if done < total:
@@ -91,6 +93,8 @@ def render_line(snapshot) -> str:
     details = f"{snapshot.cached} cached, {snapshot.failed} failed"
     if snapshot.skipped:
         details += f", {snapshot.skipped} skipped"
+    if snapshot.stale:
+        details += f", {snapshot.stale} stale"
     line = f"[{int(_fraction(snapshot) * 100):3d}%] {done}/{total} nodes done ({details}), {format_duration(snapshot.elapsed)}"
     if done < total:
         line += f", ETA {format_duration(eta(snapshot))}"

@@ -1,0 +1,159 @@
+/// A SHA-256 digest held as four words, so that comparing two costs four compares.
+public struct Fingerprint: Hashable, Sendable, CustomStringConvertible {
+    private let words: (UInt64, UInt64, UInt64, UInt64)
+
+    init(_ hasher: SHA256) {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { hasher.finalize(prefix: 32, into: $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        self.words = words
+    }
+
+    /// The digest of `bytes`.
+    init(of bytes: UnsafeRawBufferPointer) {
+        var hasher = SHA256()
+        hasher.update(bufferPointer: bytes)
+        self.init(hasher)
+    }
+
+    /// From 64 lowercase hex digits; nil for anything else.
+    init?<Hex: Collection<UInt8>>(hex: Hex) {
+        guard hex.count == 64 else { return nil }
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        let parsed = withUnsafeMutableBytes(of: &words) { out -> Bool in
+            var i = 0
+            var high: UInt8 = 0
+            for digit in hex {
+                let value: UInt8
+                switch digit {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): value = digit - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): value = digit - UInt8(ascii: "a") + 10
+                default: return false
+                }
+                if i % 2 == 0 { high = value } else { out[i / 2] = high << 4 | value }
+                i += 1
+            }
+            return true
+        }
+        guard parsed else { return nil }
+        self.words = words
+    }
+
+    public static func == (a: Fingerprint, b: Fingerprint) -> Bool {
+        a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+    }
+
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeBytes(of: words, body)
+    }
+
+    public var hex: [UInt8] { withBytes { ContentPrefix.hex($0) } }
+
+    public var description: String { String(decoding: hex, as: UTF8.self) }
+}
+
+/// What a manifest says for the cache check beyond its files: the fingerprint of the
+/// node's outputs, and the digest of the inputs the node was run with (nil when the
+/// manifest records none, as muflow's do: such a node is trusted as before).
+struct ManifestDigests: Equatable {
+    var outputs: Fingerprint
+    var inputs: Fingerprint?
+
+    static let outputsKey: JSONString = "outputs_sha256"
+    static let inputsDigestKey: JSONString = "inputs_sha256"
+    static let inputsKey: JSONString = "inputs"
+
+    /// The fingerprint of a node's outputs: their names, sizes and SHA-256 sums, not the
+    /// manifest's timestamp, so a node run again with identical outputs keeps it.
+    static func outputs(of files: [String: Manifest.Entry]) -> Fingerprint {
+        var hasher = SHA256()
+        var line: [UInt8] = []
+        for name in files.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            let entry = files[name]!
+            line.removeAll(keepingCapacity: true)
+            line += name.utf8
+            line.append(0)
+            NumberText.appendDecimal(entry.size, to: &line)
+            line.append(0)
+            line += entry.sha256.utf8
+            line.append(UInt8(ascii: "\n"))
+            line.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        }
+        return Fingerprint(hasher)
+    }
+
+    /// The digests of a manifest that records no fingerprint (muflow's, or one written
+    /// before inputs were recorded): its whole bytes stand for its outputs.
+    static func unrecorded(manifest bytes: UnsafeRawBufferPointer) -> ManifestDigests {
+        ManifestDigests(outputs: Fingerprint(of: bytes), inputs: nil)
+    }
+}
+
+/// The inputs of a node as its manifest records them: for each entry of its dependency
+/// access map (in the plan's order), the dependency's storage prefix and the
+/// fingerprint of that dependency's outputs (nil where it has no manifest).
+public struct NodeInputs: Sendable, Equatable {
+    public static func == (a: NodeInputs, b: NodeInputs) -> Bool { a.digest == b.digest }
+
+    public struct Entry: Sendable {
+        public let accessKey: JSONString
+        public let prefix: JSONString
+        public let outputs: Fingerprint?
+    }
+
+    public let entries: [Entry]
+    /// Over every entry, in order; what a later cache check compares.
+    public let digest: Fingerprint
+
+    init(_ entries: [Entry]) {
+        self.entries = entries
+        var hasher = SHA256()
+        var scratch: [UInt8] = []
+        for entry in entries {
+            scratch.removeAll(keepingCapacity: true)
+            scratch += entry.accessKey.utf8
+            scratch.append(0)
+            scratch += entry.prefix.utf8
+            scratch.append(0)
+            if let outputs = entry.outputs {
+                scratch.append(1)
+                outputs.withBytes { scratch += $0 }
+            } else {
+                scratch.append(0)
+            }
+            scratch.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        }
+        digest = Fingerprint(hasher)
+    }
+
+    static let none = NodeInputs([])
+
+    /// The record as JSON text at the manifest's second level of indentation.
+    func appendJSON(to out: inout [UInt8]) {
+        guard !entries.isEmpty else {
+            out += "{}".utf8
+            return
+        }
+        out.append(UInt8(ascii: "{"))
+        for (i, entry) in entries.enumerated() {
+            out += (i == 0 ? "\n    " : ",\n    ").utf8
+            PythonJSON.appendString(entry.accessKey, to: &out)
+            out += #": {"prefix": "#.utf8
+            PythonJSON.appendString(entry.prefix, to: &out)
+            out += #", "\#(ManifestDigests.outputsKey)": "#.utf8
+            if let outputs = entry.outputs {
+                out.append(UInt8(ascii: "\""))
+                out += outputs.hex
+                out.append(UInt8(ascii: "\""))
+            } else {
+                out += "null".utf8
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out += "\n  }".utf8
+    }
+}
