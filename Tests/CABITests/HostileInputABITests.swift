@@ -444,6 +444,11 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_plan_is_complete", "completed_json", mf_plan_is_complete(&flag, plan, nil))
         refusesNull("mf_plan_levels", "out_json", mf_plan_levels(nil, plan))
         refusesNull("mf_plan_levels", "plan", mf_plan_levels(&text, nil))
+        refusesNull("mf_plan_sentinel_index", "out_found", mf_plan_sentinel_index(nil, &size, plan))
+        refusesNull("mf_plan_sentinel_index", "out_index", mf_plan_sentinel_index(&flag, nil, plan))
+        refusesNull("mf_plan_sentinel_index", "plan", mf_plan_sentinel_index(&flag, &size, nil))
+        refusesNull("mf_plan_check_tasks", "plan", mf_plan_check_tasks(nil, registry))
+        refusesNull("mf_plan_check_tasks", "registry", mf_plan_check_tasks(plan, nil))
         refusesNull("mf_plan_dependency_groups", "out_json", mf_plan_dependency_groups(nil, plan))
         refusesNull("mf_plan_dependency_groups", "plan", mf_plan_dependency_groups(&text, nil))
         var ascii: Int32 = 0

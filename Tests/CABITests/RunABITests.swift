@@ -238,6 +238,34 @@ final class RunABITests: XCTestCase {
         XCTAssertEqual([p.succeeded, p.failed, p.skipped], [4, 2, 1])
     }
 
+    func testAPlanWithUnregisteredTasksDoesNotStart() {
+        let calls = Calls()
+        let registry = makeRegistry(calls)
+        let plan = makePlan(registry)
+        defer { mf_plan_free(plan); mf_registry_free(registry) }
+        var found: Int32 = 0
+        var sentinel = 0
+        XCTAssertEqual(mf_plan_sentinel_index(&found, &sentinel, plan), MF_OK)
+        XCTAssertEqual(found, 1)
+        XCTAssertEqual(sentinel, rootIndex(plan))
+        XCTAssertEqual(mf_plan_check_tasks(plan, registry), MF_OK, message())
+
+        var partial: OpaquePointer?
+        XCTAssertEqual(mf_registry_new(&partial), MF_OK)
+        defer { mf_registry_free(partial) }
+        XCTAssertEqual(mf_registry_set_function(partial, "t.features", Self.task, calls.opaque), MF_OK)
+        XCTAssertEqual(mf_plan_check_tasks(plan, partial), MF_ERR_MISSING_TASK)
+        var run: OpaquePointer?
+        XCTAssertEqual(mf_run_new(&run, plan, partial, MF_FAILURE_STOP, 0), MF_ERR_MISSING_TASK)
+        XCTAssertNil(run)
+        XCTAssertEqual(String(cString: mf_status_name(MF_ERR_MISSING_TASK)), "MF_ERR_MISSING_TASK")
+        let text = message()
+        XCTAssertTrue(text.hasPrefix("2 tasks that this plan uses are not registered: 't.train' (step 'train'; 1 node), "
+                                     + "'t.report' (step 'reports'; 2 nodes)."), text)
+        XCTAssertFalse(exists(directory + "/muflow"), "nothing ran")
+        XCTAssertEqual(calls.count, 0)
+    }
+
     func testRootWithAnAttachedFunctionIsNotABuiltIn() {
         // features -> train, train being the root: a function attached without a
         // descriptor must still run (only a root without a task is a no-op).

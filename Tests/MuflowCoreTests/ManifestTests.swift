@@ -22,6 +22,7 @@ final class ManifestTests: XCTestCase {
         object["timestamp"] = .string(JSONString(timestamp))
         object["file_sizes"] = .object(sizes)
         object["file_sha256"] = .object(digests)
+        object["outputs_sha256"] = .string(JSONString(ManifestDigests.outputs(of: manifest.files).description))
         return IndentedJSON.dumps(.object(object))
     }
 
@@ -35,6 +36,25 @@ final class ManifestTests: XCTestCase {
             let stamp = "2026-11-27T03:04:05.123456+00:00"
             XCTAssertEqual(String(decoding: manifest.encoded(timestamp: stamp), as: UTF8.self),
                            String(decoding: reference(manifest, timestamp: stamp), as: UTF8.self), "\(count) files")
+        }
+    }
+
+    func testTheOutputsFingerprintIgnoresTheTimestampAndSeesEveryFileField() {
+        let files = ["a.json": Manifest.Entry(size: 3, sha256: String(repeating: "0", count: 64))]
+        let digests = { (files: [String: Manifest.Entry], stamp: String) -> Fingerprint? in
+            let text = Manifest(files: files).encoded(timestamp: stamp)
+            return text.withUnsafeBytes { ManifestScan.scan($0).outputs }
+        }
+        XCTAssertNotNil(digests(files, "t1"))
+        XCTAssertEqual(digests(files, "t1"), digests(files, "t2"))
+        var resized = files
+        resized["a.json"]!.size = 4
+        var renamed = [String: Manifest.Entry]()
+        renamed["b.json"] = files["a.json"]
+        var resummed = files
+        resummed["a.json"]!.sha256 = String(repeating: "1", count: 64)
+        for other in [resized, renamed, resummed, [:]] {
+            XCTAssertNotEqual(digests(other, "t1"), digests(files, "t1"))
         }
     }
 

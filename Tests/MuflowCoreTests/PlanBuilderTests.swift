@@ -22,31 +22,40 @@ final class PlanBuilderTests: XCTestCase {
         try assertPlan(plan, PlanExpected.dupForEach)
     }
 
-    func testCollisionAcrossStepsMakesASelfLoopAsMuflowDoes() throws {
+    /// muflow builds a plan whose node depends on itself (PlanExpected.selfLoop), which can
+    /// never run; the build is refused, as reading that plan is.
+    func testCollisionAcrossStepsIsRefusedWhereMuflowMakesASelfLoop() throws {
         let pipeline = F.pipeline("p", [F.step("a", "t"), F.step("b", "t", after: ["a"])])
-        let plan = try F.build(pipeline, kwargs: F.object(#"{"k": 1}"#))
-        try assertPlan(plan, PlanExpected.selfLoop)
-        XCTAssertEqual(F.error { try plan.levels() }?.kind, .cycle)
+        let error = F.error { try F.build(pipeline, kwargs: F.object(#"{"k": 1}"#)) }
+        XCTAssertEqual(error?.kind, .cycle)
+        XCTAssertTrue(error?.message.hasPrefix("steps 'a' and 'b' both produce the node 'muflow/t/") == true,
+                      error?.message ?? "")
+        XCTAssertEqual(F.error { try TaskPlan.fromJSON(Array(PlanExpected.selfLoop.utf8)) }?.kind, .cycle)
     }
 
-    func testALaterStepReplacingAnEarlierNodeKeepsItsSlotAndEdges() throws {
+    func testALaterStepReplacingAnEarlierNodeThroughAnotherStepIsRefused() throws {
         let pipeline = F.pipeline("p", [
             F.step("a", "t", forEach: true), F.step("b", "u", after: ["a"]),
             F.step("c", "t", forEach: true, after: ["b"]),
         ])
-        let plan = try F.build(pipeline, jobs: ["a": F.objects(#"[{"i": 1}, {"i": 2}]"#),
-                                                "c": F.objects(#"[{"i": 2}, {"i": 3}]"#)])
-        try assertPlan(plan, PlanExpected.crossReplace)
-        let error = F.error { try plan.levels() }
-        XCTAssertEqual(error?.kind, .cycle)
-        XCTAssertEqual(error?.message,
+        let error = F.error {
+            try F.build(pipeline, jobs: ["a": F.objects(#"[{"i": 1}, {"i": 2}]"#), "c": F.objects(#"[{"i": 2}, {"i": 3}]"#)])
+        }
+        XCTAssertEqual(error?.message.hasPrefix("steps 'a' and 'c' both produce the node 'muflow/t/f62c8964c65d0e06'"), true,
+                       error?.message ?? "")
+        XCTAssertEqual(F.error { try TaskPlan.fromJSON(Array(PlanExpected.crossReplace.utf8)) }?.message,
                        "Circular dependency among plan nodes: muflow/t/f62c8964c65d0e06 -> muflow/u/ec6149856af795ab -> muflow/t/f62c8964c65d0e06")
     }
 
-    func testSentinelCollidingWithTheLastStepsNodes() throws {
-        let plan = try F.build(F.pipeline("t", [F.step("a", "t", forEach: true)]), kwargs: F.object(#"{"z": 0}"#),
-                               jobs: ["a": [JSONObject(), JSONObject()]])
-        try assertPlan(plan, PlanExpected.sentinelCollision)
+    func testSentinelCollidingWithTheLastStepsNodesIsRefused() throws {
+        let error = F.error {
+            try F.build(F.pipeline("t", [F.step("a", "t", forEach: true)]), kwargs: F.object(#"{"z": 0}"#),
+                        jobs: ["a": [JSONObject(), JSONObject()]])
+        }
+        XCTAssertEqual(error?.kind, .cycle)
+        XCTAssertTrue(error?.message.contains("sentinel root") == true && error?.message.contains("'a'") == true,
+                      error?.message ?? "")
+        XCTAssertEqual(F.error { try TaskPlan.fromJSON(Array(PlanExpected.sentinelCollision.utf8)) }?.kind, .cycle)
     }
 
     func testEmptyForEachUpstreamLeavesNoEdges() throws {

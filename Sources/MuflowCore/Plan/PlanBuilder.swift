@@ -70,8 +70,13 @@ extension Pipeline {
     /// earlier one, so the node replacing the first would depend on itself.
     private func selfDependencyError(_ collisions: [PlanBuilder.Collision]) -> MuflowError? {
         for collision in collisions {
-            guard let earlier = collision.earlierStep, let later = collision.laterStep,
-                  step(later, runsAfter: earlier) else { continue }
+            guard let earlier = collision.earlierStep else { continue }
+            guard let later = collision.laterStep else {
+                return MuflowError(.cycle, "the sentinel root of pipeline '\(name)' and step '\(steps[earlier].name)' "
+                    + "both produce the node '\(collision.key)' (the pipeline is named like the step's task and the "
+                    + "hash dicts are equal), so that node would depend on itself; give the pipeline another name")
+            }
+            guard step(later, runsAfter: earlier) else { continue }
             return MuflowError(.cycle, "steps '\(steps[earlier].name)' and '\(steps[later].name)' both produce the node "
                 + "'\(collision.key)' (the same task with the same identity kwargs), and '\(steps[later].name)' runs after "
                 + "'\(steps[earlier].name)', so that node would depend on itself; give one of the steps different "

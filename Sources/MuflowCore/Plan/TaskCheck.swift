@@ -22,7 +22,7 @@ extension TaskPlan {
         guard !missing.isEmpty else { return }
         let listed = missing.map { "'\($0.task)' (\(usage(of: $0.nodes)))" }.joined(separator: ", ")
         let count = missing.count == 1 ? "1 task" : "\(missing.count) tasks"
-        throw MuflowError(.missingTask, "\(count) of this plan \(missing.count == 1 ? "is" : "are") not registered: "
+        throw MuflowError(.missingTask, "\(count) that this plan uses \(missing.count == 1 ? "is" : "are") not registered: "
             + "\(listed). Nothing was run: import the module that registers \(missing.count == 1 ? "it" : "them") "
             + "(where its @register_task or mf_registry_add runs) before running the plan.")
     }

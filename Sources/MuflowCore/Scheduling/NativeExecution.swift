@@ -37,7 +37,8 @@ extension PlanRun {
             }
         }
         workers.forEach { $0.join() }
-        return scheduler.waitUntilFinished()
+        _ = scheduler.waitUntilFinished()
+        return progress
     }
 }
 
