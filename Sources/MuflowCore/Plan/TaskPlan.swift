@@ -39,6 +39,9 @@ public struct TaskNode: Sendable {
     /// share: what depends on the map alone can be worked out once per box.
     var accessMapIdentity: ObjectIdentifier { ObjectIdentifier(shared) }
 
+    /// Whether the access map is empty, without making a derived one.
+    var accessMapIsEmpty: Bool { shared.accessMapIsEmpty }
+
     public init(key: JSONString, function: JSONString, subjectKey: JSONString, kwargs: JSONObject,
                 storagePrefix: JSONString, dependsOn: [JSONString] = [], dependedOnBy: [JSONString] = [],
                 outputFiles: [JSONString] = [], analysisID: JSONValue? = nil,
@@ -106,6 +109,13 @@ final class TaskNodeShared: Sendable {
         self.init(function: function ?? other.function, subjectKey: subjectKey ?? other.subjectKey,
                   dependsOn: dependsOn ?? other.dependsOn, outputFiles: outputFiles ?? other.outputFiles,
                   dependencyAccessMap: dependencyAccessMap ?? other.dependencyAccessMap)
+    }
+
+    var accessMapIsEmpty: Bool {
+        switch accessMap {
+        case .given(let map): return map.isEmpty
+        case .derived(let after, _): return after.allSatisfy { $0.count == 0 }
+        }
     }
 
     var dependencyAccessMap: JSONObject {

@@ -49,9 +49,11 @@ public final class PlanRun: Sendable {
     private let digestsAtStart: [ManifestDigests?]
     /// Per node, once it has succeeded or was found cached: its outputs' fingerprint.
     private let outputs: Locked<[Fingerprint?]>
-    /// The current inputs of the nodes that share an access map (a step's nodes), by
-    /// that map's box: worked out once for all of them.
-    private let inputsByAccessMap = Locked<[ObjectIdentifier: NodeInputs]>([:])
+    /// Per dependency group: the current inputs of its nodes, worked out once for all of
+    /// them, with the access-map box they were worked out for (a step's nodes share one;
+    /// a node of a read plan with a box of its own works its inputs out alone).
+    private let inputsOfGroup: Locked<[(box: ObjectIdentifier, inputs: NodeInputs)?]>
+    private let groupOfNode: [Int32]
     /// Storage prefixes that are not their node's key (plan JSON may have them), to
     /// their node; made on first need.
     private let nodeOfPrefix = Locked<[JSONString: Int]?>(nil)
@@ -92,6 +94,8 @@ public final class PlanRun: Sendable {
         (stateAtStart, digestsAtStart) = LocalStorage.manifestChecks(directories, verify: options.cacheVerification)
         running = Locked([RunningNode?](repeating: nil, count: plan.count))
         outputs = Locked([Fingerprint?](repeating: nil, count: plan.count))
+        groupOfNode = plan.dependencyGroups.groupOfNode
+        inputsOfGroup = Locked(Array(repeating: nil, count: plan.dependencyGroups.groupDependencies.count))
     }
 
     public var progress: RunProgress {
@@ -131,6 +135,7 @@ public final class PlanRun: Sendable {
             let nodes = scheduler.next(upTo: request, workers: request > capacity ? 1 : workers, wait: true)
             if nodes.isEmpty { break }
             var settled: [(node: Int, outcome: NodeOutcome)] = []
+            var fingerprints: [(node: Int, outputs: Fingerprint?)] = []
             var stopAt: Int?
             for (position, index) in nodes.enumerated() {
                 if events.count == capacity {
@@ -141,8 +146,9 @@ public final class PlanRun: Sendable {
                 case .run(let storage):
                     events.append(.run(index: index, storage: storage))
                     claimed = true
-                case .settled(let outcome, let event):
+                case .settled(let outcome, let event, let outputs):
                     settled.append((index, outcome))
+                    fingerprints.append((index, outputs))
                     if options.reportSettledNodes { events.append(event) }
                 case .failed(let message):
                     settled.append((index, .failed))
@@ -154,6 +160,7 @@ public final class PlanRun: Sendable {
                 if stopAt != nil { break }
             }
             if let stopAt { scheduler.putBack(Array(nodes[stopAt...])) }
+            settle(fingerprints)
             scheduler.finish(settled)
             request = min(max(request, Self.settlingList / 4) * 4, Self.settlingList)
         }
@@ -178,9 +185,10 @@ public final class PlanRun: Sendable {
     public func finish(_ index: Int, error: (message: String, traceback: String)?) throws {
         let node = try take([index])[0]
         var manifests = SharedManifests()
-        let outcome = complete(index, node, error: error, manifests: &manifests)
+        let (outcome, outputs) = complete(index, node, error: error, manifests: &manifests)
         manifests.remember()
         node.claim.release()
+        settle([(index, outputs)])
         scheduler.finish(index, outcome)
     }
 
@@ -191,12 +199,13 @@ public final class PlanRun: Sendable {
     public func finishSucceeded(_ indices: [Int]) throws {
         let nodes = try take(indices)
         var manifests = SharedManifests()
-        let outcomes = zip(indices, nodes).map { index, node in
+        let completed = zip(indices, nodes).map { index, node in
             (index, complete(index, node, error: nil, manifests: &manifests))
         }
         manifests.remember()
         nodes.forEach { $0.claim.release() }
-        scheduler.finish(outcomes)
+        settle(completed.map { ($0.0, $0.1.outputs) })
+        scheduler.finish(completed.map { ($0.0, $0.1.outcome) })
     }
 
     /// Gives back nodes handed out as `.run` whose tasks did not start: their
@@ -232,13 +241,13 @@ public final class PlanRun: Sendable {
     /// Writes the manifest (or error.json) of a node whose task ended; the caller
     /// releases its claim.
     private func complete(_ index: Int, _ node: RunningNode, error: (message: String, traceback: String)?,
-                          manifests: inout SharedManifests) -> NodeOutcome {
+                          manifests: inout SharedManifests) -> (outcome: NodeOutcome, outputs: Fingerprint?) {
         var failure = error
+        var outputs: Fingerprint?
         if failure == nil {
             do {
-                let digests = try manifests.write(node.storage, in: node.claim.descriptor, context: node.context,
-                                                  inputs: node.inputs)
-                settle(index, outputs: digests.outputs)
+                outputs = try manifests.write(node.storage, in: node.claim.descriptor, context: node.context,
+                                              inputs: node.inputs).outputs
             } catch {
                 failure = ("cannot write manifest.json: \(error)", "")
             }
@@ -246,12 +255,13 @@ public final class PlanRun: Sendable {
         if let failure {
             recordFailure(index, storage: node.storage, message: failure.message, traceback: failure.traceback)
         }
-        return failure == nil ? .succeeded : .failed
+        return (failure == nil ? .succeeded : .failed, outputs)
     }
 
     private enum Preparation {
         case run(LocalStorage)
-        case settled(NodeOutcome, RunEvent)
+        /// With the node's outputs' fingerprint, to settle before its dependents start.
+        case settled(NodeOutcome, RunEvent, Fingerprint?)
         case failed(String)
         /// Another holder has the node's directory, and this worker may not wait for it.
         case busy
@@ -260,8 +270,7 @@ public final class PlanRun: Sendable {
     private func prepare(_ index: Int, waitForClaim: Bool, contextSource: inout ContextSource?) -> Preparation {
         let state = stateAtStart[index]
         if state == .complete, isCurrent(index, digestsAtStart[index]) {
-            settle(index, outputs: digestsAtStart[index]?.outputs)
-            return .settled(.cached, .cached(index: index))
+            return .settled(.cached, .cached(index: index), digestsAtStart[index]?.outputs)
         }
         let directory = directories[index]
         var claim: NodeClaim?
@@ -294,8 +303,7 @@ public final class PlanRun: Sendable {
                 let found = LocalStorage.manifestCheck(of: "", in: taken.descriptor, verify: options.cacheVerification)
                 if found.state == .complete, isCurrent(index, found.digests) {
                     taken.release()
-                    settle(index, outputs: found.digests?.outputs)
-                    return .settled(.cached, .cached(index: index))
+                    return .settled(.cached, .cached(index: index), found.digests?.outputs)
                 }
                 if found.state != .absent {
                     // A torn node, or one whose inputs changed, about to run again: a crash
@@ -312,8 +320,7 @@ public final class PlanRun: Sendable {
             if builtIn.contains(index) {
                 let digests = try storage.writeManifest(in: taken.descriptor, inputs: inputs)
                 taken.release()
-                settle(index, outputs: digests.outputs)
-                return .settled(.succeeded, .builtIn(index: index))
+                return .settled(.succeeded, .builtIn(index: index), digests.outputs)
             }
             var context: UInt64?
             switch creation {
@@ -342,34 +349,29 @@ public final class PlanRun: Sendable {
     /// manifest recording none (muflow's), or a run trusting presence, is current.
     private func isCurrent(_ index: Int, _ digests: ManifestDigests?) -> Bool {
         guard let recorded = digests?.inputs else { return true }
+        if recorded == NodeInputs.none.digest && plan.nodes[index].accessMapIsEmpty { return true }
         return recorded == currentInputs(of: index).digest
     }
 
-    private func settle(_ index: Int, outputs fingerprint: Fingerprint?) {
-        outputs.withLock { $0[index] = fingerprint }
+    private func settle(_ fingerprints: [(node: Int, outputs: Fingerprint?)]) {
+        guard !fingerprints.isEmpty else { return }
+        outputs.withLock { outputs in
+            for (node, fingerprint) in fingerprints { outputs[node] = fingerprint }
+        }
     }
 
     /// The node's inputs as of now: each access-map entry with its dependency's
-    /// fingerprint, shared by the nodes of a step (they share the map).
+    /// fingerprint, shared by the nodes of its group that share its map.
     private func currentInputs(of index: Int) -> NodeInputs {
         let node = plan.nodes[index]
+        if node.accessMapIsEmpty { return .none }
         let box = node.accessMapIdentity
-        if let known = inputsByAccessMap.withLock({ $0[box] }) { return known }
+        let group = Int(groupOfNode[index])
+        if let known = inputsOfGroup.withLock({ $0[group] }), known.box == box { return known.inputs }
         let map = node.dependencyAccessMap
-        if map.isEmpty { return .none }
-        var prefixes: [JSONString] = []
-        prefixes.reserveCapacity(map.count)
-        for value in map.values {
-            if case .string(let prefix) = value { prefixes.append(prefix) } else { prefixes.append(JSONString(wtf8: [])) }
-        }
-        let fingerprints = fingerprints(ofPrefixes: prefixes)
-        var entries: [NodeInputs.Entry] = []
-        entries.reserveCapacity(map.count)
-        for (i, key) in map.keys.enumerated() {
-            entries.append(NodeInputs.Entry(accessKey: key, prefix: prefixes[i], outputs: fingerprints[i]))
-        }
-        let inputs = NodeInputs(entries)
-        inputsByAccessMap.withLock { $0[box] = inputs }
+        let prefixes = map.values.map { $0.stringValue ?? JSONString(wtf8: []) }
+        let inputs = NodeInputs(accessKeys: map.keys, prefixes: prefixes, outputs: fingerprints(ofPrefixes: prefixes))
+        inputsOfGroup.withLock { if $0[group] == nil { $0[group] = (box, inputs) } }
         return inputs
     }
 

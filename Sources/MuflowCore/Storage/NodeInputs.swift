@@ -95,33 +95,32 @@ struct ManifestDigests: Equatable {
 
 /// The inputs of a node as its manifest records them: for each entry of its dependency
 /// access map (in the plan's order), the dependency's storage prefix and the
-/// fingerprint of that dependency's outputs (nil where it has no manifest).
+/// fingerprint of that dependency's outputs (nil where it has no manifest). The map's
+/// own arrays are held, not copied entry by entry.
 public struct NodeInputs: Sendable, Equatable {
-    public static func == (a: NodeInputs, b: NodeInputs) -> Bool { a.digest == b.digest }
-
-    public struct Entry: Sendable {
-        public let accessKey: JSONString
-        public let prefix: JSONString
-        public let outputs: Fingerprint?
-    }
-
-    public let entries: [Entry]
+    public let accessKeys: [JSONString]
+    public let prefixes: [JSONString]
+    public let outputs: [Fingerprint?]
     /// Over every entry, in order; what a later cache check compares.
     public let digest: Fingerprint
 
-    init(_ entries: [Entry]) {
-        self.entries = entries
+    public static func == (a: NodeInputs, b: NodeInputs) -> Bool { a.digest == b.digest }
+
+    init(accessKeys: [JSONString], prefixes: [JSONString], outputs: [Fingerprint?]) {
+        self.accessKeys = accessKeys
+        self.prefixes = prefixes
+        self.outputs = outputs
         var hasher = SHA256()
         var scratch: [UInt8] = []
-        for entry in entries {
+        for i in accessKeys.indices {
             scratch.removeAll(keepingCapacity: true)
-            scratch += entry.accessKey.utf8
+            scratch += accessKeys[i].utf8
             scratch.append(0)
-            scratch += entry.prefix.utf8
+            scratch += prefixes[i].utf8
             scratch.append(0)
-            if let outputs = entry.outputs {
+            if let fingerprint = outputs[i] {
                 scratch.append(1)
-                outputs.withBytes { scratch += $0 }
+                fingerprint.withBytes { scratch += $0 }
             } else {
                 scratch.append(0)
             }
@@ -130,24 +129,24 @@ public struct NodeInputs: Sendable, Equatable {
         digest = Fingerprint(hasher)
     }
 
-    static let none = NodeInputs([])
+    static let none = NodeInputs(accessKeys: [], prefixes: [], outputs: [])
 
     /// The record as JSON text at the manifest's second level of indentation.
     func appendJSON(to out: inout [UInt8]) {
-        guard !entries.isEmpty else {
+        guard !accessKeys.isEmpty else {
             out += "{}".utf8
             return
         }
         out.append(UInt8(ascii: "{"))
-        for (i, entry) in entries.enumerated() {
+        for i in accessKeys.indices {
             out += (i == 0 ? "\n    " : ",\n    ").utf8
-            PythonJSON.appendString(entry.accessKey, to: &out)
+            PythonJSON.appendString(accessKeys[i], to: &out)
             out += #": {"prefix": "#.utf8
-            PythonJSON.appendString(entry.prefix, to: &out)
+            PythonJSON.appendString(prefixes[i], to: &out)
             out += #", "\#(ManifestDigests.outputsKey)": "#.utf8
-            if let outputs = entry.outputs {
+            if let fingerprint = outputs[i] {
                 out.append(UInt8(ascii: "\""))
-                out += outputs.hex
+                out += fingerprint.hex
                 out.append(UInt8(ascii: "\""))
             } else {
                 out += "null".utf8
