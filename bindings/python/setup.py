@@ -10,6 +10,7 @@ is tagged `py3-none-<platform>`: one wheel for every CPython 3. `make wheel` the
 auditwheel retag it with the manylinux platform the library is consistent with.
 """
 
+import ctypes
 import os
 import shutil
 import subprocess
@@ -43,19 +44,34 @@ def _build_library():
     root = _native_root()
     missing = [tool for tool in ("swift", "make") if shutil.which(tool) is None]
     if missing:
+        tools = " and ".join(missing)
         raise SystemExit(
             f"muflow-native: building from source compiles libmuflow with the Swift toolchain "
-            f"(Swift 6.1 or newer), but {' and '.join(missing)} is not on PATH. Install Swift "
-            f"(https://www.swift.org/install) and put its usr/bin on PATH, or install the "
-            f"prebuilt manylinux wheel instead, which needs no toolchain."
+            f"(Swift 6.3 or newer), but {tools} {'is' if len(missing) == 1 else 'are'} not on PATH. "
+            "Install Swift (https://www.swift.org/install) and put its usr/bin on PATH, or install "
+            "the prebuilt manylinux wheel, which needs no toolchain."
         )
     subprocess.run(["make", "-C", root, "lib"], check=True)
     return os.path.join(root, "build", "libmuflow.so")
 
 
+def _check_library_version(library, version):
+    """The shipped library must be the version the package declares (pyproject), which
+    include/muflow.h's MF_VERSION_* macros set for the library."""
+    loaded = ctypes.CDLL(os.path.abspath(library))
+    loaded.mf_version_string.restype = ctypes.c_char_p
+    found = loaded.mf_version_string().decode("ascii")
+    if found != version:
+        raise SystemExit(
+            f"muflow-native {version}: {library} is libmuflow {found}; the version in "
+            f"pyproject.toml and MF_VERSION_* in include/muflow.h must agree"
+        )
+
+
 class BuildWithNativeLibrary(build_py):
     def run(self):
         library = os.environ.get("MUFLOW_PREBUILT_LIBRARY") or _build_library()
+        _check_library_version(library, self.distribution.get_version())
         super().run()
         package = os.path.join(self.build_lib, "muflow_native")
         target = os.path.join(package, "_lib")

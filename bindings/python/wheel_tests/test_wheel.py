@@ -21,7 +21,8 @@ REPOSITORY = Path(__file__).resolve().parents[3]
 DIST = REPOSITORY / "dist"
 BUILD_VENV = Path(os.environ.get("MUFLOW_BUILD_VENV", REPOSITORY / ".venv-build"))
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)-(?P<python>[^-]+)-(?P<abi>[^-]+)-(?P<platform>[^-]+)\.whl$")
+WHEEL_NAME = re.compile(
+    r"^(?P<name>[^-]+)-(?P<version>[^-]+)-(?P<python>[^-]+)-(?P<abi>[^-]+)-(?P<platform>[^-]+)\.whl$")
 PIPELINE = "muflow_native.examples.ml_task:ml_pipeline"
 NODES_LINE = re.compile(r"nodes:\s+(\d+) total, (\d+) ran, (\d+) cached, (\d+) failed, (\d+) skipped")
 
@@ -94,7 +95,7 @@ def installed(request, wheel, tmp_path_factory):
     workdir.mkdir()
     target = Installed(venv, workdir)
     target.run(request.param, "-m", "venv", venv)
-    target.run(venv / "bin" / "pip", "install", "-q", wheel, "numpy")
+    target.run(venv / "bin" / "pip", "install", "-q", "--no-compile", wheel, "numpy")
     return target
 
 
@@ -126,7 +127,8 @@ def test_baseline_is_the_newest_glibc_symbol_the_library_needs(wheel, tmp_path):
         assert libraries == ["muflow_native/_lib/libmuflow.so"]
         library = archive.extract(libraries[0], tmp_path)
     symbols = subprocess.run(["objdump", "-T", library], capture_output=True, text=True, check=True).stdout
-    needed = max(tuple(int(p) for p in v.split(".")) for v in re.findall(r"\bGLIBC_(\d+\.\d+(?:\.\d+)?)\b", symbols))
+    versions = re.findall(r"\bGLIBC_(\d+\.\d+(?:\.\d+)?)\b", symbols)
+    needed = max(tuple(int(p) for p in v.split(".")) for v in versions)
     assert WHEEL_NAME.match(wheel.name)["platform"] == f"manylinux_{needed[0]}_{needed[1]}_x86_64"
 
 
@@ -190,12 +192,32 @@ def test_compute_prefix_matches_muflow_0_4_0(installed):
     assert got == expected
 
 
-def test_sdist_without_swift_says_the_toolchain_is_needed(installed):
+def test_sdist_without_swift_says_the_toolchain_is_needed(tmp_path):
     sdists = sorted(DIST.glob("*.tar.gz"))
     assert len(sdists) == 1, sdists
-    result = installed.run(installed.venv / "bin" / "pip", "wheel", "--no-deps", "-w", installed.workdir / "w",
-                           sdists[0], check=False)
+    result = subprocess.run([str(BUILD_VENV / "bin" / "python"), "-m", "pip", "wheel", "--no-deps",
+                             "-w", str(tmp_path / "wheels"), str(sdists[0])],
+                            cwd=tmp_path, capture_output=True, text=True, env=_clean_env(BUILD_VENV / "bin"),
+                            timeout=300)
     assert result.returncode != 0
     output = " ".join((result.stdout + result.stderr).split())
     assert "compiles libmuflow with the Swift toolchain" in output, output
     assert "swift is not on PATH" in output, output
+
+
+def test_build_refuses_a_library_of_another_version(wheel, tmp_path):
+    """pyproject's version and the library's (muflow.h's MF_VERSION_*) must agree to build."""
+    source = tmp_path / "python"
+    shutil.copytree(REPOSITORY / "bindings" / "python", source,
+                    ignore=shutil.ignore_patterns("tests", "wheel_tests", "build", "*.egg-info", "__pycache__"))
+    pyproject = source / "pyproject.toml"
+    pyproject.write_text(re.sub(r'^version = "[^"]+"', 'version = "9.8.7"', pyproject.read_text(), flags=re.M))
+    with zipfile.ZipFile(wheel) as archive:
+        library = archive.extract("muflow_native/_lib/libmuflow.so", tmp_path)
+    env = dict(_clean_env(BUILD_VENV / "bin"), MUFLOW_PREBUILT_LIBRARY=library)
+    result = subprocess.run([str(BUILD_VENV / "bin" / "python"), "-m", "pip", "wheel", "--no-deps",
+                             "--no-build-isolation", "-w", str(tmp_path / "wheels"), str(source)],
+                            cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert f"muflow-native 9.8.7: {library} is libmuflow {_pyproject_field('version')}" in output, output
