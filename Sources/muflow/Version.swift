@@ -7,7 +7,5 @@ public func mf_version() -> UInt32 {
 
 @c @implementation
 public func mf_version_string() -> UnsafePointer<CChar>! {
-    staticCString(versionText)
+    muflow_version_text()
 }
-
-private let versionText: StaticString = "0.1.0"

@@ -37,7 +37,7 @@ from .registry import IdentityKey, TaskEntry, register_task
 from .storage import LocalStorageBackend, StorageBackend, compute_prefix, compute_prefixes
 from .testing import LocalExecutionResult, run_plan_locally
 
-__version__ = _ffi.mf_version_string().decode("ascii")
+__version__ = _ffi.VERSION  # the library's too: _ffi refuses any other
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

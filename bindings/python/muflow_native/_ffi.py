@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint32, c_void_p
 
 _LIBRARY_NAME = "libmuflow.so"
@@ -96,6 +97,31 @@ mf_content_digests = _declare(
 mf_compute_prefixes = _declare(
     "mf_compute_prefixes", c_int, _out_string, c_int, c_char_p, c_size_t, c_char_p, c_char_p
 )
+
+
+def _expected_version() -> str:
+    """pyproject's version: written into _version.py when the package is built, read from
+    pyproject.toml when the package is imported from a checkout."""
+    try:
+        from ._version import VERSION
+    except ImportError:
+        pyproject = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pyproject.toml")
+        try:
+            with open(pyproject, encoding="utf-8") as f:
+                return re.search(r'^version\s*=\s*"([^"]+)"', f.read(), re.M).group(1)
+        except (OSError, AttributeError):
+            raise ImportError("muflow_native is not installed and no pyproject.toml gives its version; "
+                              "install it with pip install ./bindings/python") from None
+    return VERSION
+
+
+VERSION = _expected_version()
+LIBRARY_VERSION = mf_version_string().decode("ascii")
+if LIBRARY_VERSION != VERSION:
+    raise ImportError(
+        f"muflow_native {VERSION} needs libmuflow {VERSION}, but {lib._name} is libmuflow "
+        f"{LIBRARY_VERSION}; reinstall muflow-native, or point MUFLOW_LIBRARY at a matching library"
+    )
 
 
 def error_for(status: int) -> Exception:

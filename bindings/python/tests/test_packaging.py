@@ -134,3 +134,45 @@ def test_version_matches_the_header():
     text = open(header).read()
     parts = [re.search(rf"#define MF_VERSION_{p} (\d+)", text).group(1) for p in ("MAJOR", "MINOR", "PATCH")]
     assert muflow_native.__version__ == ".".join(parts)
+
+
+def test_version_is_pyproject_version():
+    pyproject = os.path.join(os.path.dirname(__file__), "..", "pyproject.toml")
+    declared = re.search(r'^version\s*=\s*"([^"]+)"', open(pyproject).read(), re.M).group(1)
+    assert muflow_native.__version__ == declared
+
+
+def _import_copy(tmp_path, version_file, pyproject):
+    """Imports a copy of the installed package (without its library, which MUFLOW_LIBRARY
+    points at) whose _version.py and pyproject.toml next to it are as given."""
+    copy = tmp_path / "muflow_native"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("_lib", "__pycache__", "_version.py"))
+    if version_file is not None:
+        (copy / "_version.py").write_text(version_file)
+    if pyproject is not None:
+        (tmp_path / "pyproject.toml").write_text(pyproject)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "MUFLOW_LIBRARY": LIBRARY}
+    return subprocess.run([sys.executable, "-c", "import muflow_native; print(muflow_native.__file__)"], env=env,
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+
+def test_a_library_of_another_version_is_refused_at_import(tmp_path):
+    result = _import_copy(tmp_path, 'VERSION = "0.0.999"\n', None)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: muflow_native 0.0.999 needs libmuflow 0.0.999"), result.stderr
+    assert f"{LIBRARY} is libmuflow {muflow_native.__version__}" in last
+
+
+def test_a_checkout_takes_its_version_from_pyproject(tmp_path):
+    matching = _import_copy(tmp_path, None, f'[project]\nversion = "{muflow_native.__version__}"\n')
+    assert matching.returncode == 0, matching.stderr
+    assert matching.stdout.strip() == str(tmp_path / "muflow_native" / "__init__.py")
+
+    other = _import_copy(tmp_path / "other", None, '[project]\nversion = "7.0.0"\n')
+    assert "ImportError: muflow_native 7.0.0 needs libmuflow 7.0.0" in other.stderr
+
+
+def test_a_copy_with_no_version_says_it_is_not_installed(tmp_path):
+    result = _import_copy(tmp_path, None, None)
+    assert "ImportError: muflow_native is not installed" in result.stderr, result.stderr
