@@ -224,3 +224,34 @@ def test_progress_checker_factory():
 def test_workers_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="workers"):
         mn.LocalBackend(str(tmp_path), workers=0)
+
+
+# ── muflow's observable API ─────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("lib", [muflow, mn], ids=["muflow", "muflow_native"])
+def test_cancelling_a_plan_not_running_raises_not_implemented_error(tmp_path, lib):
+    with pytest.raises(NotImplementedError):
+        lib.LocalBackend(str(tmp_path)).cancel_plan("no-such-plan")
+
+
+def test_the_cancel_error_is_also_the_runtime_error_raised_before(tmp_path):
+    from muflow_native.backends import PlanNotRunningError
+
+    with pytest.raises(RuntimeError, match="'no-such-plan' is not running") as info:
+        mn.LocalBackend(str(tmp_path)).cancel_plan("no-such-plan")
+    assert type(info.value) is PlanNotRunningError
+
+
+@pytest.mark.parametrize("lib", [muflow, mn], ids=["muflow", "muflow_native"])
+def test_logging_completion_callback_keeps_its_logger_as_log(lib, caplog):
+    import logging
+
+    logger = logging.getLogger("test.completion")
+    callback = lib.LoggingCompletionCallback(logger)
+    assert callback._log is logger
+    with caplog.at_level(logging.INFO, logger="test.completion"):
+        callback.notify("plan-1", success=False, error="boom")
+    assert [(r.name, r.levelname) for r in caplog.records] == [("test.completion", "ERROR")]
+    assert "plan-1" in caplog.text and "boom" in caplog.text
+    assert isinstance(lib.LoggingCompletionCallback()._log, logging.Logger)

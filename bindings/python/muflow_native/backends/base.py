@@ -41,6 +41,11 @@ class ExecutionBackend(Protocol):
     def cancel_plan(self, plan_id: str) -> None: ...
 
 
+class PlanNotRunningError(NotImplementedError):
+    """`cancel_plan` was given a plan that this LocalBackend is not running. A
+    NotImplementedError as muflow raises there, so also a RuntimeError."""
+
+
 @dataclass(frozen=True)
 class RunSnapshot:
     """Counts of a local run at one instant, for progress displays."""
@@ -162,10 +167,11 @@ class LocalBackend:
 
     def cancel_plan(self, plan_id: str) -> None:
         """Stops a plan running in another thread: no further node starts, running
-        nodes finish, and its submit_plan raises RuntimeError."""
+        nodes finish, and its submit_plan raises RuntimeError. For a plan it is not
+        running, raises PlanNotRunningError (a NotImplementedError, as in muflow)."""
         run = self._runs.get(plan_id)
         if run is None:
-            raise RuntimeError(f"plan {plan_id!r} is not running on this backend")
+            raise PlanNotRunningError(f"plan {plan_id!r} is not running on this backend")
         run.cancel()
 
 
