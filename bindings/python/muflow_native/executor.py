@@ -78,6 +78,13 @@ def _task_entry(get_entry: Callable, name: str):
 
     entry = get_entry(name)
     if not isinstance(entry, TaskEntry):
+        from .as_muflow import SWITCH_HINT, MixedLibrariesError, check_not_original, registered_with_original_muflow
+
+        check_not_original(entry, "TaskEntry", f"the task lookup of {name!r}")
+        if entry is None and registered_with_original_muflow(name):
+            raise MixedLibrariesError(f"task {name!r} is registered with the original muflow library, not with "
+                            f"muflow_native: the two libraries are mixed (register it with muflow_native's "
+                            f"register_task, or {SWITCH_HINT})")
         raise TypeError(f"Registry returned non-TaskEntry: {type(entry)}")
     return entry
 

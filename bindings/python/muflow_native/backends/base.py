@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, runtime_checkable
 
 from .. import _ffi
+from ..as_muflow import MixedLibrariesError, check_not_original
 from ..context.task import TaskContext
 from ..storage.local import LocalStorageBackend
 from ._native_run import EventBuffer, NativeRun
@@ -89,6 +90,7 @@ class LocalBackend:
     ):
         from .. import registry
 
+        check_not_original(registry_get, "registry_get", "LocalBackend")
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.base_path = base_path
@@ -119,6 +121,7 @@ class LocalBackend:
         from .handle import PlanHandle
 
         if not isinstance(plan, TaskPlan):
+            check_not_original(plan, "TaskPlan", "LocalBackend.submit_plan")
             plan = TaskPlan.from_json(plan.to_json())
         plan_id = plan.root_key
         node_callbacks = (on_node_start, on_node_complete, on_node_failure)
@@ -198,7 +201,7 @@ class _Execution:
         if self._backend.processes:
             from ._process_pool import TaskProcessPool
 
-            self._pool = TaskProcessPool(workers, self._backend.registry_get)
+            self._pool = TaskProcessPool(workers, self._backend.registry_get, self._backend.progress_reporter)
         try:
             if workers == 1 and on_progress is None:
                 self._work()
@@ -327,6 +330,11 @@ class _Execution:
             if self._pool is not None:
                 return self._pool.run(self._plan.nodes[self._plan._keys[index]], storage)
             return self._caller.call(index, storage)
+        except MixedLibrariesError as exc:  # not the task's failure: submit_plan raises it
+            with self._lock:
+                if self._raised is None:
+                    self._raised = exc
+            return str(exc), traceback.format_exc()
         except BaseException as exc:
             return str(exc), traceback.format_exc()
         finally:
@@ -364,6 +372,8 @@ def run_task(registry_get, function: str, kwargs: dict, context: TaskContext) ->
                                                    context_data={}, dependency_prefixes={}, queue=None)
         entry.fn(_prepared_context(context, entry, payload))
         return None
+    except MixedLibrariesError:
+        raise
     except Exception as exc:
         return str(exc), traceback.format_exc()
 
