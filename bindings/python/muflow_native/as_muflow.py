@@ -42,7 +42,10 @@ class _MuflowAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, fullname, path=None, target=None):
         if not _is_muflow_name(fullname):
             return None
-        return importlib.util.spec_from_loader(fullname, self, is_package=True)
+        # Imported here, so that a missing module is muflow_native's ModuleNotFoundError
+        # rather than a reason to look further and find the original library.
+        native = importlib.import_module(_native_name(fullname))
+        return importlib.util.spec_from_loader(fullname, self, is_package=hasattr(native, "__path__"))
 
     def create_module(self, spec):
         module = importlib.import_module(_native_name(spec.name))

@@ -74,6 +74,8 @@ def test_install_as_muflow_makes_every_muflow_import_muflow_native(tmp_path):
         assert sys.modules["muflow.storage.local"] is muflow_native.storage.local
         assert TaskPlan is muflow_native.TaskPlan
         assert muflow_native.__spec__.name == "muflow_native"  # its own spec, kept
+        assert muflow_native.storage.local.__spec__.name == "muflow_native.storage.local"
+        assert not hasattr(muflow_native.storage.local, "__path__")  # a module stays a module
         try:
             import muflow.no_such_module
         except ModuleNotFoundError as error:
