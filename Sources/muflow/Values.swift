@@ -3,6 +3,8 @@ import Glibc
 import MuflowCore
 
 /// Reads a structured value crossing the interface in one of the mf_format encodings.
+/// `name` labels a size refusal; key paths in refusals start at `value` for every
+/// argument, so that they read the same whatever function was called.
 func readValue(_ format: mf_format, _ data: UnsafeRawPointer?, _ length: Int, name: String = "value") throws -> JSONValue {
     guard length >= 0 else { throw invalidArgument("length is negative") }
     guard data != nil || length == 0 else { throw invalidArgument("data must not be NULL") }
@@ -10,7 +12,7 @@ func readValue(_ format: mf_format, _ data: UnsafeRawPointer?, _ length: Int, na
     let bytes = UnsafeRawBufferPointer(start: data, count: length)
     switch format {
     case MF_FORMAT_JSON: return try parseJSON(bytes, maxDepth: Int(MF_MAX_DEPTH))
-    case MF_FORMAT_PICKLE: return try parsePickle(bytes, maxDepth: Int(MF_MAX_DEPTH), rootName: name)
+    case MF_FORMAT_PICKLE: return try parsePickle(bytes, maxDepth: Int(MF_MAX_DEPTH))
     default: throw invalidArgument("unknown mf_format \(format.rawValue)")
     }
 }

@@ -172,7 +172,7 @@ struct PickleFreezer {
         case .foreign(let name): type = name
         default: type = "type"
         }
-        return MuflowError(.type, "keys must be str, int, float, bool or None, not \(type) (at \(pathText()))")
+        return MuflowError(.type, "keys must be str, int, float, bool or None, not \(type) at \(pathText())")
     }
 
     private func pathText() -> String {

@@ -138,6 +138,10 @@ struct PickleMachine {
             case 0x93:                                                 // STACK_GLOBAL
                 let name = try pop(opAt), module = try pop(opAt)
                 stack.push(.global(module: text(of: module), name: text(of: name)))
+            case 0x51:                                                 // BINPERSID
+                // A value the sender could not pickle, named by its type (muflow_native
+                // sends one so that the refusal and its key path are written here).
+                stack.push(.foreign(text(of: try pop(opAt))))
             case 0x52:                                                 // REDUCE
                 let args = try pop(opAt), callable = try pop(opAt)
                 stack.push(.foreign(typeName(calling: callable, with: args)))

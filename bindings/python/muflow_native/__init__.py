@@ -7,6 +7,7 @@ import logging
 
 from . import _ffi
 from . import registry
+from .as_muflow import install_as_muflow
 from .backends import (
     CeleryCompletionCallback,
     CompletionCallback,
@@ -83,4 +84,5 @@ __all__ = [
     "CeleryCompletionCallback",
     "NoOpCompletionCallback",
     "LoggingCompletionCallback",
+    "install_as_muflow",
 ]

@@ -4,11 +4,14 @@ Values cross as a pickle of plain data (dict, list, tuple, str, int, float, bool
 None): the C pickler is the fastest serialiser in the standard library and shares
 repeated objects, which the library then reads once. Subclasses of those types
 (enums, OrderedDict, named tuples) are first converted to the plain types the way
-Python's ``json`` module treats them; anything else is a TypeError naming its key path.
+Python's ``json`` module treats them. Anything else crosses as a persistent id naming
+its type, which the library refuses with a TypeError naming its key path: that message
+is written in one place, the library.
 """
 
 from __future__ import annotations
 
+import io
 import pickle
 import sys
 from typing import Optional
@@ -29,7 +32,7 @@ def encode(value) -> bytes:
     except RecursionError:
         raise
     except Exception:
-        data = _pickle_deep(to_plain(value))
+        data = _pickle_plain(value)
     if len(data) > MAX_VALUE_BYTES:
         raise _over_limit(len(data))
     return data
@@ -86,7 +89,7 @@ def encode_plain(value) -> bytes:
         _PlainPickler(buffer, PROTOCOL).dump(value)
         data = buffer.getvalue()
     except _NotPlain:
-        data = _pickle_deep(to_plain(value))
+        data = _pickle_plain(value)
     except RecursionError:
         data = encode(value)
     if len(data) > MAX_VALUE_BYTES:
@@ -94,18 +97,48 @@ def encode_plain(value) -> bytes:
     return data
 
 
-def _pickle_deep(value) -> bytes:
+def _pickle_deep(value, dumps=pickle.dumps) -> bytes:
     """pickle.dumps, with room for as deep a nesting as the library accepts: the
     pickler recurses about twice per level, json's encoder (muflow's) once."""
     try:
-        return pickle.dumps(value, PROTOCOL)
+        return dumps(value, PROTOCOL)
     except RecursionError:
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(limit, _DEEP_RECURSION_LIMIT))
         try:
-            return pickle.dumps(value, PROTOCOL)
+            return dumps(value, PROTOCOL)
         finally:
             sys.setrecursionlimit(limit)
+
+
+class _Foreign:
+    """Stands in `to_plain`'s result for a value JSON cannot hold."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, value):
+        self.type_name = type(value).__name__
+
+
+class _ForeignPickler(pickle.Pickler):
+    """Writes each _Foreign as a persistent id, its type name: the library refuses it
+    as it refuses a set or bytes, naming where it is."""
+
+    def persistent_id(self, obj):
+        return obj.type_name if type(obj) is _Foreign else None
+
+
+def _dumps_with_foreign(value, protocol) -> bytes:
+    buffer = io.BytesIO()
+    _ForeignPickler(buffer, protocol).dump(value)
+    return buffer.getvalue()
+
+
+def _pickle_plain(value) -> bytes:
+    """A pickle of `to_plain(value)`."""
+    foreign = []
+    plain = to_plain(value, foreign=foreign)
+    return _pickle_deep(plain, _dumps_with_foreign if foreign else pickle.dumps)
 
 
 def call_with_value(function, value, *args):
@@ -115,17 +148,17 @@ def call_with_value(function, value, *args):
     try:
         return function(_ffi.FORMAT_PICKLE, data, len(data), *args)
     except TypeError:
-        plain = _pickle_deep(to_plain(value))
+        plain = _pickle_plain(value)
         if plain == data:
             raise
         return function(_ffi.FORMAT_PICKLE, plain, len(plain), *args)
 
 
-def to_plain(value, path: str = "", _seen: Optional[dict] = None):
+def to_plain(value, _seen: Optional[dict] = None, foreign: Optional[list] = None):
     """`value` with every JSON-able subclass replaced by its plain type, as `json.dumps`
-    would write it; a container reached twice is converted once, so sharing survives.
-    Raises TypeError naming the key path of a value JSON cannot hold, and ValueError for
-    a container that contains itself, as json does."""
+    would write it, and every other value (or dict key) by a _Foreign, listed in
+    `foreign`; a container reached twice is converted once, so sharing survives.
+    Raises ValueError for a container that contains itself, as json does."""
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
@@ -143,23 +176,23 @@ def to_plain(value, path: str = "", _seen: Optional[dict] = None):
             return converted
         _seen[id(value)] = _IN_PROGRESS
         if isinstance(value, dict):
-            plain = {_plain_key(k, path): to_plain(v, f"{path}[{k!r}]", _seen) for k, v in value.items()}
+            plain = {to_plain(k, _seen, foreign) if isinstance(k, _PLAIN) else _foreign(k, foreign):
+                     to_plain(v, _seen, foreign) for k, v in value.items()}
         else:
-            plain = [to_plain(item, f"{path}[{i}]", _seen) for i, item in enumerate(value)]
+            plain = [to_plain(item, _seen, foreign) for item in value]
         _seen[id(value)] = plain
         return plain
-    where = f" at {path}" if path else ""
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable{where}")
+    return _foreign(value, foreign)
 
 
 _IN_PROGRESS = object()
 
 
-def _plain_key(key, path):
-    if isinstance(key, _PLAIN):
-        return to_plain(key, path)
-    where = f" at {path}" if path else ""
-    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}{where}")
+def _foreign(value, found: Optional[list]) -> _Foreign:
+    stand_in = _Foreign(value)
+    if found is not None:
+        found.append(stand_in)
+    return stand_in
 
 
 def canonical_json(value) -> str:

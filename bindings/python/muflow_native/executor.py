@@ -78,6 +78,11 @@ def _task_entry(get_entry: Callable, name: str):
 
     entry = get_entry(name)
     if not isinstance(entry, TaskEntry):
+        from .as_muflow import check_not_original, mixed_task_error, registered_with_original_muflow
+
+        check_not_original(entry, "TaskEntry", f"the task lookup of {name!r}")
+        if entry is None and registered_with_original_muflow(name):
+            raise mixed_task_error(name)
         raise TypeError(f"Registry returned non-TaskEntry: {type(entry)}")
     return entry
 

@@ -71,6 +71,10 @@ class Pipeline:
                                         _ffi.encode_text(self.display_name or "")))
         pipeline = _NativePipeline(handle)
         for name, step in self.steps.items():
+            if not isinstance(step, (Step, ForEach)):
+                from .as_muflow import check_not_original
+
+                check_not_original(step, "step", f"Pipeline {self.name!r}")
             kind = _ffi.STEP_FOREACH if isinstance(step, ForEach) else _ffi.STEP_SINGLE
             after = json.dumps(list(step.after)).encode("utf-8") if step.after else None
             _ffi.check(_ffi.mf_pipeline_add_step(pipeline, _ffi.encode_text(name), _ffi.encode_text(step.task),

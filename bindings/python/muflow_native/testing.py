@@ -43,8 +43,10 @@ def run_plan_locally(
     """Builds `pipeline`'s plan under `output_dir` and runs it on a LocalBackend;
     nodes already complete there are skipped. A failed node makes `success` False
     and `error` its message rather than raising."""
+    from .as_muflow import check_not_original
     from .backends.base import LocalBackend
 
+    check_not_original(pipeline, "Pipeline", "run_plan_locally")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     base = str(output_dir.absolute())

@@ -15,6 +15,7 @@ import pytest
 import muflow_native
 from muflow_native.examples import ml_task
 from muflow_native.backends.base import RunSnapshot
+from muflow_native.backends.handle import PlanHandle
 from muflow_native.cli import main as cli
 from muflow_native.cli import graph as cli_graph
 from muflow_native.cli.progress import (
@@ -63,6 +64,16 @@ FIXTURE_MODULE = textwrap.dedent(
         "other": Step(task="clitest.noop", after=["items"], kwargs_map=lambda subject, kwargs: {"i": 99}),
         "last": ForEach(task="clitest.gather", after=["after_bad", "other"],
                         over=lambda subject, kwargs: [{"part": 1}, {"part": 2}]),
+    })
+
+    @register_task(name="clitest.talk")
+    def talk(context):
+        context.report_progress(1, 2, f"halfway through {context.kwargs.get('i')}")
+        context.save_json("out.json", {"i": context.kwargs.get("i")})
+
+    talking = Pipeline(name="clitest.talking", steps={
+        "items": ForEach(task="clitest.talk", over=fan_out),
+        "gather": Step(task="clitest.gather", after=["items"]),
     })
 
     not_a_pipeline = 42
@@ -146,6 +157,25 @@ def test_quiet_prints_only_the_result_directory(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith(str(tmp_path.absolute()) + "/ml.full_pipeline/")
+
+
+@pytest.mark.parametrize("mode", [[], ["--processes", "--workers", "2"]], ids=["threads", "processes"])
+def test_quiet_keeps_task_progress_off_stdout(tmp_path, fixture_dir, mode):
+    result = muflow("run", "muflow_cli_fixture:talking", "--subject", "s:talk", "--kwargs", '{"n": 3}',
+                    "--output", tmp_path, "-q", *mode, path=fixture_dir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(str(tmp_path.absolute()) + "/clitest.gather/")
+    reports = sorted(line for line in result.stderr.splitlines() if "halfway" in line)
+    assert reports == [f"  [ 50.0%] halfway through {i}" for i in range(3)]
+
+
+def test_task_progress_goes_to_stderr_beside_the_summary(tmp_path, fixture_dir):
+    result = muflow("run", "muflow_cli_fixture:talking", "--subject", "s:talk", "--output", tmp_path,
+                    path=fixture_dir)
+    assert result.returncode == 0, result.stderr
+    assert "halfway" not in result.stdout and result.stderr.count("halfway through") == 3
+    assert "4 total, 4 ran" in _nodes_line(result.stdout)
 
 
 def test_kwargs_from_a_file_workers_and_processes(tmp_path):
@@ -422,14 +452,18 @@ def test_status_of_a_handle_written_by_run(tmp_path, fixture_dir):
     for prefix in list(data["node_prefixes"].values())[:25]:
         os.remove(os.path.join(prefix, "manifest.json"))
     status = muflow("status", handle.read_text())  # the JSON itself, not @file
-    assert status.returncode == 0, status.stderr
-    assert "State:     incomplete" in status.stdout and "6/31 nodes complete (19.4%)" in status.stdout
+    assert status.returncode == cli.EXIT_NOT_FINISHED == 3, status.stderr
+    assert "State:     pending" in status.stdout and "6/31 nodes complete (19.4%)" in status.stdout
+    assert PlanHandle.from_json(handle.read_text()).get_state() == "pending"  # the library agrees
     listed = [line.strip() for line in status.stdout.splitlines() if line.startswith("  /")]
     assert len(listed) == 20 and listed == list(data["node_prefixes"])[:20]
     assert "... and 5 more" in status.stdout
 
-    as_json = json.loads(muflow("status", f"@{handle}", "--json").stdout)
+    as_json = muflow("status", f"@{handle}", "--json")
+    assert as_json.returncode == 3
+    as_json = json.loads(as_json.stdout)
     assert as_json["completed"] == 6 and as_json["total"] == 31 and len(as_json["incomplete"]) == 25
+    assert as_json["state"] == "pending"
 
 
 def test_status_after_a_failed_run(tmp_path, fixture_dir, capsys):
@@ -437,9 +471,25 @@ def test_status_after_a_failed_run(tmp_path, fixture_dir, capsys):
     run = muflow("run", "muflow_cli_fixture:failing", "--subject", "s:3", "--output", tmp_path / "out",
                  "--handle", handle, "--workers", "1", path=fixture_dir)
     assert run.returncode == 1 and handle.exists()
-    assert cli.main(["status", f"@{handle}"]) == 0
+    assert cli.main(["status", f"@{handle}"]) == cli.EXIT_FAILED == 1
     out = capsys.readouterr().out
     assert "State:     failure" in out and "Failed:    1 nodes" in out
+    assert PlanHandle.from_json(handle.read_text()).get_state() == "failure"
+
+
+def test_status_exit_codes_are_documented():
+    """Every state get_state() can return has its exit status, and the help says which."""
+    assert cli.STATUS_EXIT_CODES == {"success": 0, "failure": 1, "pending": 3, "running": 3}
+    documented = " ".join(cli.__doc__.split())
+    assert "0 success, 1 failure, 3 pending or running" in documented and "4 unknown" in documented
+    help_text = " ".join(muflow("status", "--help").stdout.split())
+    assert "0 success, 1 failure, 3 pending or running, 4 unknown" in help_text
+
+
+def test_status_of_an_unreadable_state_is_unknown(capsys):
+    handle = PlanHandle(backend="celery", plan_id="p", node_prefixes={}, storage_type="local", storage_config={})
+    assert cli.main(["status", handle.to_json()]) == cli.EXIT_UNKNOWN == 4
+    assert "State:     unknown (" in capsys.readouterr().out
 
 
 # ── the progress display, without a terminal ────────────────────────────────

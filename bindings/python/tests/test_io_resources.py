@@ -6,6 +6,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+from unittest import mock
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -210,3 +211,81 @@ def test_manager_timeout(server, temp_dir):
 def test_manager_rejects_unsupported_scheme():
     with ResourceManager() as manager, pytest.raises(ValueError):
         manager.resolve("ftp://host/file")
+
+
+# ── response doubles (unittest.mock), as test suites written for muflow use ──
+
+DOUBLE_BODY = bytes(range(256)) * 600  # 150 kB: more than two read chunks
+MAX_READS = 100  # a copy that loops fails here instead of hanging
+
+
+def _read_all_double(body):
+    """A response whose `read` returns its whole body on every call, whatever size is
+    asked: a MagicMock with `read.return_value = body`, counting its calls."""
+    response = mock.MagicMock()
+    response.__enter__.return_value = response
+
+    def read(*args):
+        if response.read.call_count > MAX_READS:
+            raise AssertionError(f"read called {response.read.call_count} times")
+        return body
+
+    response.read.side_effect = read
+    return response
+
+
+class _EndlessBody:
+    """A body that never ends (fresh bytes on every read), bounded by its Content-Length."""
+
+    def __init__(self, length):
+        self.headers = {"Content-Length": str(length)}
+        self.given = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def read(self, size=-1):
+        if self.given > 10 * len(DOUBLE_BODY):
+            raise AssertionError("read past the Content-Length")
+        size = 1 << 20 if size is None or size < 0 else size
+        self.given += size
+        return bytes(size)
+
+
+def _resolved_bytes(resolve, url):
+    path = resolve(url)
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    finally:
+        os.unlink(path)
+
+
+@pytest.mark.parametrize("body", [DOUBLE_BODY, bytes(1 << 16), b"short"], ids=["2.3 chunks", "one chunk", "short"])
+def test_a_double_returning_its_whole_body_on_every_read_is_read_once(temp_dir, body):
+    with mock.patch("urllib.request.urlopen", return_value=_read_all_double(body)) as urlopen:
+        assert _resolved_bytes(resolve_uri, "https://example.com/x.nc") == body
+        assert urlopen.return_value.read.call_count <= 2
+        with ResourceManager() as rm:
+            with open(rm.resolve("https://example.com/y.nc"), "rb") as f:
+                assert f.read() == body
+    assert os.listdir(temp_dir) == []
+
+
+def test_a_double_gives_the_same_file_as_with_muflow(temp_dir):
+    oracle = pytest.importorskip("muflow.io.resources")
+    with mock.patch("urllib.request.urlopen", return_value=_read_all_double(DOUBLE_BODY)):
+        ours = _resolved_bytes(resolve_uri, "https://example.com/x.nc")
+    with mock.patch("urllib.request.urlopen", return_value=_read_all_double(DOUBLE_BODY)):
+        theirs = _resolved_bytes(oracle.resolve_uri, "https://example.com/x.nc")
+    assert ours == theirs == DOUBLE_BODY
+
+
+def test_the_copy_stops_at_the_content_length(temp_dir):
+    body = _EndlessBody(len(DOUBLE_BODY))
+    with mock.patch("urllib.request.urlopen", return_value=body):
+        assert _resolved_bytes(resolve_uri, "http://example.com/z.bin") == bytes(len(DOUBLE_BODY))
+    assert body.given == len(DOUBLE_BODY)

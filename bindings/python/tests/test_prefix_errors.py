@@ -3,9 +3,11 @@ treats as plain ones, with cycles and with deep nesting: as muflow 0.4.0 does, a
 errors name where the bad value is."""
 
 import collections
+import datetime
 import enum
 import json
 import os
+import pathlib
 import pickle
 import subprocess
 import sys
@@ -89,10 +91,40 @@ def test_native_refusal_names_the_path(bad):
         assert f"Object of type {type(bad).__name__} is not JSON serializable" in str(error.value)
 
 
-def test_python_fallback_names_the_path():
-    with pytest.raises(TypeError) as error:
-        _values.to_plain({"task": "t", "a": [1, {"b": object()}]})
-    assert "['a'][1]['b']" in str(error.value)
+ONE_FORMAT = [{1, 2}, b"bytes", Custom(), datetime.datetime(2024, 1, 2), pathlib.Path("/x"), local_function()]
+
+
+@pytest.mark.parametrize("bad", ONE_FORMAT, ids=lambda v: type(v).__name__)
+def test_one_message_format_for_every_unsupported_type(bad):
+    """The library writes every refusal (a value that crosses natively, like a set, or
+    one Python cannot even pickle), so the key path reads the same for all; muflow's
+    message is the same text without the path."""
+    d = {"task": "t", "a": [1, {"b": bad}]}
+    refusal = f"Object of type {type(bad).__name__} is not JSON serializable"
+    with pytest.raises(TypeError) as theirs:
+        muflow_prefix(d)
+    assert str(theirs.value) == refusal
+    with pytest.raises(TypeError) as ours:
+        muflow_native.compute_prefix(d)
+    assert str(ours.value) == f"{refusal} at value['a'][1]['b']"
+    with pytest.raises(TypeError) as ours:
+        compute_prefixes([{"task": "t"}, d])
+    assert str(ours.value) == f"{refusal} at value[1]['a'][1]['b']"
+    with pytest.raises(TypeError) as ours:
+        muflow_native.Pipeline(name="p", steps={"s": muflow_native.Step(task="t")}).build_plan("s", {"a": [bad]})
+    assert str(ours.value) == f"{refusal} at value['a'][0]"
+
+
+@pytest.mark.parametrize("bad_key", [(1, 2), Custom(), frozenset()], ids=lambda v: type(v).__name__)
+def test_one_message_format_for_every_bad_key(bad_key):
+    d = {"task": "t", "a": {bad_key: 1}}
+    refusal = f"keys must be str, int, float, bool or None, not {type(bad_key).__name__}"
+    with pytest.raises(TypeError) as theirs:
+        muflow_prefix(d)
+    assert str(theirs.value) == refusal
+    with pytest.raises(TypeError) as ours:
+        muflow_native.compute_prefix(d)
+    assert str(ours.value) == f"{refusal} at value['a']"
 
 
 @pytest.mark.parametrize("bad", [{1, 2}, b"x", Custom()], ids=lambda v: type(v).__name__)

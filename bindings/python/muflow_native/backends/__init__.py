@@ -1,6 +1,6 @@
 """Execution backends."""
 
-from .base import ExecutionBackend, LocalBackend
+from .base import ExecutionBackend, LocalBackend, PlanNotRunningError
 from .callbacks import (
     CeleryCompletionCallback,
     CompletionCallback,
@@ -12,6 +12,7 @@ from .handle import PlanHandle, PlanProgress
 __all__ = [
     "ExecutionBackend",
     "LocalBackend",
+    "PlanNotRunningError",
     "PlanHandle",
     "PlanProgress",
     "CompletionCallback",

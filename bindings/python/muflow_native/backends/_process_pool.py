@@ -15,25 +15,28 @@ from ..context.task import TaskContext
 from ..storage.local import LocalStorageBackend
 
 _registry_get: Optional[Callable] = None
+_progress_reporter: Optional[Callable[[int, int, str], None]] = None
 
 
-def _install(registry_get: Callable) -> None:
-    global _registry_get
+def _install(registry_get: Callable, progress_reporter) -> None:
+    global _registry_get, _progress_reporter
     _registry_get = registry_get
+    _progress_reporter = progress_reporter
 
 
 def _run_in_child(function: str, kwargs: dict, prefix: str, access_map: dict[str, str]):
     from .base import DependencyStorages, run_task
 
     storage = LocalStorageBackend(prefix)
-    context = TaskContext(storage, kwargs, DependencyStorages(access_map))
+    context = TaskContext(storage, kwargs, DependencyStorages(access_map), _progress_reporter)
     error = run_task(_registry_get, function, kwargs, context)
     return error, sorted(storage.written_files)
 
 
 class TaskProcessPool:
-    def __init__(self, processes: int, registry_get: Callable):
-        self._pool = multiprocessing.get_context("fork").Pool(processes, initializer=_install, initargs=(registry_get,))
+    def __init__(self, processes: int, registry_get: Callable, progress_reporter=None):
+        self._pool = multiprocessing.get_context("fork").Pool(processes, initializer=_install,
+                                                              initargs=(registry_get, progress_reporter))
 
     def run(self, node, storage: LocalStorageBackend) -> Optional[tuple[str, str]]:
         error, written = self._pool.apply(

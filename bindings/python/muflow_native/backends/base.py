@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, runtime_checkable
 
 from .. import _ffi, _native_registry
+from ..as_muflow import MixedLibrariesError, check_not_original, mixed_task_error, registered_with_original_muflow
 from ..context.task import TaskContext
 from ..storage.local import LocalStorageBackend
 from ._native_run import EventBuffer, NativeRun
@@ -39,6 +40,11 @@ class ExecutionBackend(Protocol):
     def get_plan_state(self, plan_id: str) -> str: ...
 
     def cancel_plan(self, plan_id: str) -> None: ...
+
+
+class PlanNotRunningError(NotImplementedError):
+    """`cancel_plan` was given a plan that this LocalBackend is not running. A
+    NotImplementedError as muflow raises there, so also a RuntimeError."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class LocalBackend:
     ):
         from .. import registry
 
+        check_not_original(registry_get, "registry_get", "LocalBackend")
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.base_path = base_path
@@ -117,6 +124,7 @@ class LocalBackend:
         from .handle import PlanHandle
 
         if not isinstance(plan, TaskPlan):
+            check_not_original(plan, "TaskPlan", "LocalBackend.submit_plan")
             plan = TaskPlan.from_json(plan.to_json())
         plan_id = plan.root_key
         node_callbacks = (on_node_start, on_node_complete, on_node_failure)
@@ -133,6 +141,9 @@ class LocalBackend:
             self._plan_states[plan_id] = "failure"
             if completion_callback:
                 completion_callback.notify(plan_id, success=False, error=str(exc))
+            for function in dict.fromkeys(columns.functions):
+                if self.registry_get(function) is None and registered_with_original_muflow(function):
+                    raise mixed_task_error(function) from exc
             raise
         self._plan_states[plan_id] = "running"
         self._runs[plan_id] = run
@@ -173,10 +184,11 @@ class LocalBackend:
 
     def cancel_plan(self, plan_id: str) -> None:
         """Stops a plan running in another thread: no further node starts, running
-        nodes finish, and its submit_plan raises RuntimeError."""
+        nodes finish, and its submit_plan raises RuntimeError. For a plan it is not
+        running, raises PlanNotRunningError (a NotImplementedError, as in muflow)."""
         run = self._runs.get(plan_id)
         if run is None:
-            raise RuntimeError(f"plan {plan_id!r} is not running on this backend")
+            raise PlanNotRunningError(f"plan {plan_id!r} is not running on this backend")
         run.cancel()
 
 
@@ -203,7 +215,7 @@ class _Execution:
         if self._backend.processes:
             from ._process_pool import TaskProcessPool
 
-            self._pool = TaskProcessPool(workers, self._backend.registry_get)
+            self._pool = TaskProcessPool(workers, self._backend.registry_get, self._backend.progress_reporter)
         try:
             if workers == 1 and on_progress is None:
                 self._work()
@@ -333,6 +345,11 @@ class _Execution:
             if self._pool is not None:
                 return self._pool.run(self._plan.nodes[self._plan._keys[index]], storage)
             return self._caller.call(index, storage)
+        except MixedLibrariesError as exc:  # not the task's failure: submit_plan raises it
+            with self._lock:
+                if self._raised is None:
+                    self._raised = exc
+            return str(exc), traceback.format_exc()
         except BaseException as exc:
             return str(exc), traceback.format_exc()
         finally:
@@ -370,6 +387,8 @@ def run_task(registry_get, function: str, kwargs: dict, context: TaskContext) ->
                                                    context_data={}, dependency_prefixes={}, queue=None)
         entry.fn(_prepared_context(context, entry, payload))
         return None
+    except MixedLibrariesError:
+        raise
     except Exception as exc:
         return str(exc), traceback.format_exc()
 

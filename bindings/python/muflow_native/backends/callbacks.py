@@ -32,13 +32,14 @@ class NoOpCompletionCallback:
 
 
 class LoggingCompletionCallback:
-    """Logs each notification: info on success, error on failure."""
+    """Logs each notification to `logger` (kept as ``_log``, as muflow does): info on
+    success, error on failure."""
 
     def __init__(self, logger: logging.Logger = None):
-        self._logger = logger or logging.getLogger(__name__)
+        self._log = logger or logging.getLogger(__name__)
 
     def notify(self, plan_id: str, success: bool, error: Optional[str] = None) -> None:
         if success:
-            self._logger.info("Plan completed: plan_id=%s", plan_id)
+            self._log.info("Plan completed: plan_id=%s", plan_id)
         else:
-            self._logger.error("Plan failed: plan_id=%s, error=%s", plan_id, error)
+            self._log.error("Plan failed: plan_id=%s, error=%s", plan_id, error)

@@ -52,10 +52,13 @@ class PlanHandle(pydantic.BaseModel):
         cls._celery_app = app
 
     def get_state(self) -> str:
-        """"pending", "running", "success" or "failure". A local handle exists only
-        once its plan finished, successfully."""
+        """"pending", "running", "success" or "failure". A local plan's state is read
+        from its nodes' storage, as `muflow status` reports it: "success" when every
+        node is complete, "failure" when a node that is not has an ``error.json``,
+        else "pending" (not run yet, interrupted, or its outputs were deleted).
+        muflow 0.4.0 says "success" for every local handle."""
         if self.backend == "local":
-            return "success"
+            return local_state(self, self.get_progress())
         if self.backend == "celery":
             from celery.result import AsyncResult
 
@@ -102,3 +105,20 @@ class PlanHandle(pydantic.BaseModel):
         if self._celery_app is None:
             raise RuntimeError("No Celery app configured. Call PlanHandle.configure_celery(app) first.")
         return self._celery_app
+
+
+def local_state(handle: PlanHandle, progress: PlanProgress) -> str:
+    """The state of a local plan with this progress: see PlanHandle.get_state."""
+    if progress.is_complete:
+        return "success"
+    return "failure" if failed_nodes(handle, progress) else "pending"
+
+
+def failed_nodes(handle: PlanHandle, progress: PlanProgress) -> list[str]:
+    """Keys of the incomplete nodes of a plan on local storage that hold an error.json."""
+    import os
+
+    if handle.storage_type != "local":
+        return []
+    return [key for key, done in progress.node_breakdown.items()
+            if not done and os.path.exists(os.path.join(handle.node_prefixes[key], "error.json"))]

@@ -5,8 +5,13 @@
     muflow plan graph MODULE:PIPELINE --subject S --kwargs ... [--output DIR] --format dot|mermaid
     muflow status HANDLE_JSON|@FILE
 
-Exit status: 0 success, 1 a node failed (or a handle's progress could not be read),
-2 bad arguments, 130 interrupted.
+With MUFLOW_NATIVE_AS_MUFLOW=1 in the environment, every `import muflow` (and
+`muflow.X`) in the pipeline's modules gives muflow_native (install_as_muflow()).
+
+Exit status: 0 success, 1 a node failed, 2 bad arguments, 130 interrupted; and for
+`status`, the plan's state: 0 success, 1 failure, 3 pending or running (not every node
+is complete and none failed: not run yet, interrupted, or its outputs were deleted),
+4 unknown (the state or the progress could not be read).
 """
 
 from __future__ import annotations
@@ -28,7 +33,13 @@ from typing import Optional, Sequence
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_NOT_FINISHED = 3
+EXIT_UNKNOWN = 4
 EXIT_INTERRUPTED = 130
+
+#: `muflow status`: the exit status for each state of PlanHandle.get_state().
+STATUS_EXIT_CODES = {"success": EXIT_OK, "failure": EXIT_FAILED, "pending": EXIT_NOT_FINISHED,
+                     "running": EXIT_NOT_FINISHED}
 
 MAX_FAILURE_LINES = 10
 MAX_INCOMPLETE_KEYS = 20
@@ -138,7 +149,10 @@ def load_pipeline(spec: str):
         kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
         hint = ""
         if type(obj).__name__ == "Pipeline":
-            hint = " (build it with muflow_native's Pipeline: import muflow_native as muflow)"
+            from ..as_muflow import ENV_SWITCH
+
+            hint = (f" (build it with muflow_native's Pipeline: import muflow_native as muflow; or run with "
+                    f"{ENV_SWITCH}=1 so that its `import muflow` gives muflow_native)")
         raise CLIError(f"{spec!r} is a {kind}, not a muflow_native Pipeline{hint}")
     return obj
 
@@ -243,6 +257,19 @@ class _Collector:
         self.display(snapshot)
 
 
+class _TaskProgress:
+    """A task's `report_progress`: one line on standard error, through the display (so
+    that standard output holds only the results)."""
+
+    def __init__(self, display):
+        self._display = display
+
+    def __call__(self, current: int, total: int, message: str = "") -> None:
+        from ..context.task import format_progress
+
+        self._display.note(format_progress(current, total, message))
+
+
 def cmd_run(args) -> int:
     from .._ffi import MissingTaskError
     from ..backends.base import LocalBackend
@@ -254,14 +281,14 @@ def cmd_run(args) -> int:
     _output_dir(output, create=True)  # only once the arguments are known to be good
     root_key = plan.root_key
     root_dir = plan.nodes[root_key].storage_prefix
-    try:
-        backend = LocalBackend(output, workers=args.workers, processes=args.processes,
-                               continue_on_failure=args.continue_on_failure)
-    except ValueError as exc:
-        raise CLIError(str(exc))
-
     out = sys.stdout
     collector = _Collector(make_display(out, quiet=args.quiet))
+    try:
+        backend = LocalBackend(output, workers=args.workers, processes=args.processes,
+                               continue_on_failure=args.continue_on_failure,
+                               progress_reporter=_TaskProgress(collector.display))
+    except ValueError as exc:
+        raise CLIError(str(exc))
     failures: list[tuple[str, str]] = []
     interrupted = []
 
@@ -496,7 +523,7 @@ def cmd_plan_graph(args) -> int:
 def cmd_status(args) -> int:
     import pydantic
 
-    from ..backends.handle import PlanHandle
+    from ..backends.handle import PlanHandle, failed_nodes, local_state
 
     data = read_json_argument(args.handle, "HANDLE")
     try:
@@ -511,17 +538,19 @@ def cmd_status(args) -> int:
         progress = handle.get_progress()
     except Exception as exc:
         _log_traceback(exc)
-        raise CLIError(f"cannot read the progress of plan {handle.plan_id!r}: {_describe(exc)}", EXIT_FAILED)
+        raise CLIError(f"cannot read the progress of plan {handle.plan_id!r}: {_describe(exc)}", EXIT_UNKNOWN)
     incomplete = [key for key, done in progress.node_breakdown.items() if not done]
     failed = None
     if handle.backend == "local":
-        failed = sum(1 for key in incomplete if os.path.exists(os.path.join(handle.node_prefixes[key], "error.json")))
-        state = "success" if progress.is_complete else ("failure" if failed else "incomplete")
+        failed = len(failed_nodes(handle, progress))
+        state = local_state(handle, progress)
     else:
         try:
             state = handle.get_state()
         except Exception as exc:
+            _log_traceback(exc)
             state = f"unknown ({_describe(exc)})"
+    code = STATUS_EXIT_CODES.get(state, EXIT_UNKNOWN)
 
     if args.json:
         sys.stdout.write(json.dumps({
@@ -529,7 +558,7 @@ def cmd_status(args) -> int:
             "completed": progress.completed, "total": progress.total, "fraction": progress.fraction,
             "failed": failed, "incomplete": incomplete,
         }, indent=2) + "\n")
-        return EXIT_OK
+        return code
     out = sys.stdout
     out.write(f"Backend:   {handle.backend}\n")
     out.write(f"Plan id:   {handle.plan_id}\n")
@@ -543,7 +572,7 @@ def cmd_status(args) -> int:
             out.write(f"  {key}\n")
         if len(incomplete) > MAX_INCOMPLETE_KEYS:
             out.write(f"  ... and {len(incomplete) - MAX_INCOMPLETE_KEYS} more\n")
-    return EXIT_OK
+    return code
 
 
 # ── the parser ──────────────────────────────────────────────────────────────
@@ -562,7 +591,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the pipeline kwargs: a JSON object, or @FILE to read it from FILE (default: {})")
 
     parser = _Parser(prog="muflow", description="Run and inspect muflow pipelines.",
-                     epilog="Exit status: 0 success, 1 a node failed, 2 bad arguments.")
+                     epilog="Exit status: 0 success, 1 a node failed, 2 bad arguments; status: "
+                            "0 success, 1 failure, 3 pending or running, 4 unknown.")
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"muflow (muflow_native) {__version__}")
@@ -596,11 +626,29 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one box per function and level (auto: for plans of more than 500 nodes)")
     graph.set_defaults(func=cmd_plan_graph)
 
-    status = commands.add_parser("status", parents=[common], help="progress of a plan from its PlanHandle")
+    status = commands.add_parser("status", parents=[common], help="progress of a plan from its PlanHandle",
+                                 description="The state and progress of a plan. Exit status: 0 success, "
+                                             "1 failure, 3 pending or running, 4 unknown.")
     status.add_argument("handle", metavar="HANDLE_JSON", help="a PlanHandle JSON string, or @FILE")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(func=cmd_status)
     return parser
+
+
+def _apply_muflow_switch() -> None:
+    """With MUFLOW_NATIVE_AS_MUFLOW=1, the pipeline's module (and everything it imports)
+    gets muflow_native for every `import muflow`."""
+    from ..as_muflow import ENV_SWITCH, install_as_muflow
+
+    value = os.environ.get(ENV_SWITCH, "")
+    if value.strip().lower() in ("", "0", "false", "no", "off"):
+        return
+    if value.strip().lower() not in ("1", "true", "yes", "on"):
+        raise CLIError(f"{ENV_SWITCH} must be 1 (on) or 0 (off), not {value!r}")
+    try:
+        install_as_muflow()
+    except RuntimeError as exc:
+        raise CLIError(f"{ENV_SWITCH}=1: {exc}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -616,6 +664,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         package_log.addHandler(quiet_handler)  # no "Node failed" log lines on top of our own
     try:
         args = build_parser().parse_args(argv)
+        _apply_muflow_switch()
         return args.func(args)
     except CLIError as exc:
         sys.stderr.write(f"muflow: error: {exc}\n")

@@ -3,11 +3,14 @@
 The renderers are pure functions of a snapshot (anything with the counters of
 `muflow_native.backends.base.RunSnapshot`: total, succeeded, cached, failed, skipped,
 running, elapsed and done) so that they are tested without a terminal; the display
-classes decide when to draw and where.
+classes decide when to draw and where. A task's own progress reports (`note`) go to
+standard error, never among the results on standard output.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from typing import Optional, TextIO
 
@@ -101,7 +104,24 @@ def render_line(snapshot) -> str:
     return line
 
 
-class NullDisplay:
+class _Notes:
+    """`note(text)`: a line from a running task, written whole to `err` (standard error
+    by default); called from worker threads."""
+
+    _err: Optional[TextIO] = None
+    _note_lock = threading.Lock()
+
+    def note(self, text: str) -> None:
+        err = self._err or sys.stderr
+        with self._note_lock:
+            err.write(text + "\n")
+            err.flush()
+
+
+class NullDisplay(_Notes):
+    def __init__(self, err: Optional[TextIO] = None):
+        self._err = err
+
     def __call__(self, snapshot) -> None:
         pass
 
@@ -109,13 +129,16 @@ class NullDisplay:
         pass
 
 
-class LiveBar:
+class LiveBar(_Notes):
     """Redraws `render_bar` in place with ``\\r`` (at most every BAR_INTERVAL seconds);
-    `finish` draws the last state and ends the line."""
+    `finish` draws the last state and ends the line. A note clears the bar first; the
+    next snapshot draws it again."""
 
-    def __init__(self, stream: TextIO, width_source=None, clock=time.monotonic):
+    def __init__(self, stream: TextIO, width_source=None, clock=time.monotonic, err: Optional[TextIO] = None):
         import shutil
 
+        self._err = err
+        self._note_lock = threading.Lock()
         self._stream = stream
         self._width = width_source or (lambda: shutil.get_terminal_size((80, 24)).columns)
         self._clock = clock
@@ -130,7 +153,19 @@ class LiveBar:
         if self._last_draw is not None and now - self._last_draw < BAR_INTERVAL:
             return
         self._last_draw = now
-        self._draw(snapshot)
+        with self._note_lock:
+            self._draw(snapshot)
+
+    def note(self, text: str) -> None:
+        err = self._err or sys.stderr
+        with self._note_lock:
+            if self._last_len:
+                self._stream.write("\r" + " " * self._last_len + "\r")
+                self._stream.flush()
+                self._last_len = 0
+                self._last_draw = None
+            err.write(text + "\n")
+            err.flush()
 
     def _draw(self, snapshot) -> None:
         line = render_bar(snapshot, self._width())
@@ -142,18 +177,20 @@ class LiveBar:
 
     def finish(self) -> None:
         if self._latest is not None:
-            if self._latest is not self._drawn:
-                self._draw(self._latest)
-            self._stream.write("\n")
-            self._stream.flush()
+            with self._note_lock:
+                if self._latest is not self._drawn or not self._last_len:
+                    self._draw(self._latest)
+                self._stream.write("\n")
+                self._stream.flush()
 
 
-class PlainLines:
+class PlainLines(_Notes):
     """Progress as whole lines, for logs and pipes: a line when another tenth of the
     nodes is done (at most one a second), a heartbeat after LINE_HEARTBEAT seconds of
     silence, and the final state; so a run prints about a dozen lines however big."""
 
-    def __init__(self, stream: TextIO, clock=time.monotonic):
+    def __init__(self, stream: TextIO, clock=time.monotonic, err: Optional[TextIO] = None):
+        self._err = err
         self._stream = stream
         self._clock = clock
         self._last_time: Optional[float] = None
@@ -190,12 +227,12 @@ class PlainLines:
             self._emit(self._latest, self._clock())
 
 
-def make_display(stream: TextIO, *, quiet: bool = False, live: Optional[bool] = None):
+def make_display(stream: TextIO, *, quiet: bool = False, live: Optional[bool] = None, err: Optional[TextIO] = None):
     """The display for `stream`: nothing when quiet, the live bar on a terminal, plain
-    lines otherwise."""
+    lines otherwise; notes go to `err` (default: standard error)."""
     if quiet:
-        return NullDisplay()
+        return NullDisplay(err)
     if live is None:
         isatty = getattr(stream, "isatty", None)
         live = bool(isatty and isatty())
-    return LiveBar(stream) if live else PlainLines(stream)
+    return LiveBar(stream, err=err) if live else PlainLines(stream, err=err)

@@ -9,9 +9,14 @@ from ..storage.base import StorageBackend
 ProgressReporter = Callable[[int, int, str], None]
 
 
-def _print_progress(current: int, total: int, message: str) -> None:
+def format_progress(current: int, total: int, message: str) -> str:
+    """A task's progress report as one line: ``  [ 50.0%] message``."""
     percent = current / total * 100 if total > 0 else 0
-    print(f"  [{f'{percent:.1f}%':>6}] {message}")
+    return f"  [{f'{percent:.1f}%':>6}] {message}"
+
+
+def _print_progress(current: int, total: int, message: str) -> None:
+    print(format_progress(current, total, message))
 
 
 class TaskContext:
