@@ -1,5 +1,5 @@
 /// A SHA-256 digest held as four words, so that comparing two costs four compares.
-public struct Fingerprint: Hashable, Sendable, CustomStringConvertible {
+struct Fingerprint: Hashable, Sendable, CustomStringConvertible {
     private let words: (UInt64, UInt64, UInt64, UInt64)
 
     init(_ hasher: SHA256) {
@@ -38,11 +38,11 @@ public struct Fingerprint: Hashable, Sendable, CustomStringConvertible {
         self.words = words
     }
 
-    public static func == (a: Fingerprint, b: Fingerprint) -> Bool {
+    static func == (a: Fingerprint, b: Fingerprint) -> Bool {
         a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
     }
 
-    public func hash(into hasher: inout Hasher) {
+    func hash(into hasher: inout Hasher) {
         hasher.combine(words.0)
         hasher.combine(words.1)
     }
@@ -51,9 +51,9 @@ public struct Fingerprint: Hashable, Sendable, CustomStringConvertible {
         withUnsafeBytes(of: words, body)
     }
 
-    public var hex: [UInt8] { withBytes { ContentPrefix.hex($0) } }
+    var hex: [UInt8] { withBytes { ContentPrefix.hex($0) } }
 
-    public var description: String { String(decoding: hex, as: UTF8.self) }
+    var description: String { String(decoding: hex, as: UTF8.self) }
 }
 
 /// What a manifest says for the cache check beyond its files: the fingerprint of the
@@ -97,14 +97,14 @@ struct ManifestDigests: Equatable {
 /// access map (in the plan's order), the dependency's storage prefix and the
 /// fingerprint of that dependency's outputs (nil where it has no manifest). The map's
 /// own arrays are held, not copied entry by entry.
-public struct NodeInputs: Sendable, Equatable {
-    public let accessKeys: [JSONString]
-    public let prefixes: [JSONString]
-    public let outputs: [Fingerprint?]
+struct NodeInputs: Sendable, Equatable {
+    let accessKeys: [JSONString]
+    let prefixes: [JSONString]
+    let outputs: [Fingerprint?]
     /// Over every entry, in order; what a later cache check compares.
-    public let digest: Fingerprint
+    let digest: Fingerprint
 
-    public static func == (a: NodeInputs, b: NodeInputs) -> Bool { a.digest == b.digest }
+    static func == (a: NodeInputs, b: NodeInputs) -> Bool { a.digest == b.digest }
 
     init(accessKeys: [JSONString], prefixes: [JSONString], outputs: [Fingerprint?]) {
         self.accessKeys = accessKeys

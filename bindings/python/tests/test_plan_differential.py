@@ -663,7 +663,7 @@ def test_ready_nodes_after_a_same_length_swap_on_the_same_set():
     assert [n.key for n in ours.ready_nodes(done)] == [n.key for n in theirs.ready_nodes(done)]
 
 
-@settings(max_examples=scaled(1500))
+@settings(max_examples=scaled(600))
 @given(spec=pipeline_specs())
 def test_what_build_plan_makes_from_json_reads(spec):
     """One validation for building and reading: every plan the library builds reads
