@@ -299,6 +299,53 @@ mf_status mf_storage_check_manifests(char **out_json, const char *prefixes_json,
 mf_status mf_storage_write_manifest(mf_storage *storage);
 
 /* ---------------------------------------------------------------------------------
+ * Remote storage: the rules of a node's storage without its bytes
+ * ------------------------------------------------------------------------------- */
+
+/** What a node wrote to a storage whose bytes the caller moves (an object store such
+ *  as S3): the ledger checks every name as mf_storage_save does, lets each be written
+ *  once, records each file's size and SHA-256, and writes the manifest that lists them.
+ *  A writer claims a name (mf_ledger_claim), stores the bytes, then commits them
+ *  (mf_ledger_commit) or gives the name back (mf_ledger_release); it stores
+ *  manifest.json (mf_ledger_manifest) only after every file the manifest lists.
+ *  A ledger locks internally: every function below may be called on the same ledger
+ *  from several threads at once. */
+typedef struct mf_ledger mf_ledger;
+
+/** Makes an empty ledger. flags: MF_STORAGE_RESTRICT_OUTPUTS with allowed_outputs_json
+ *  as for mf_storage_new (an empty array makes it read-only, for a dependency's
+ *  storage); other flags are ignored. Free with mf_ledger_free.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL out, bad JSON). */
+mf_status mf_ledger_new(mf_ledger **out, uint32_t flags, const char *allowed_outputs_json);
+
+/** Releases a ledger. NULL is accepted. */
+void mf_ledger_free(mf_ledger *ledger);
+
+/** Checks `name` and claims it for writing. allow_protected (non-zero) lets the
+ *  executor write `context.json` and `error.json`; tasks pass 0. Errors, as
+ *  mf_storage_save: MF_ERR_INVALID_ARGUMENT (a bad name: empty, absolute, climbing out
+ *  with ".."), MF_ERR_PERMISSION (protected, or not among the allowed outputs),
+ *  MF_ERR_ALREADY_EXISTS (claimed before). On failure nothing is claimed. */
+mf_status mf_ledger_claim(mf_ledger *ledger, const char *name, int allow_protected);
+
+/** Records the `length` bytes stored under a claimed name (its size and SHA-256).
+ *  Errors: MF_ERR_NOT_FOUND (the name is not claimed, or committed already). */
+mf_status mf_ledger_commit(mf_ledger *ledger, const char *name, const void *data, size_t length);
+
+/** Gives back a claimed name whose bytes could not be stored; a committed or unknown
+ *  name is left as it is. Errors: MF_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 name). */
+mf_status mf_ledger_release(mf_ledger *ledger, const char *name);
+
+/** The committed names, as a sorted JSON array (free with mf_string_free). */
+mf_status mf_ledger_written_files(char **out_json, const mf_ledger *ledger);
+
+/** The bytes of manifest.json listing the committed files, exactly as
+ *  mf_storage_write_manifest writes them (`files`, `timestamp` now in UTC, each file's
+ *  size and SHA-256). `*out` is freed with mf_string_free; `*out_len` (if not NULL) is
+ *  its length. */
+mf_status mf_ledger_manifest(char **out, size_t *out_len, const mf_ledger *ledger);
+
+/* ---------------------------------------------------------------------------------
  * Pipelines and plans
  *
  * A registry describes tasks; a pipeline declares steps; mf_pipeline_build compiles
@@ -602,6 +649,7 @@ mf_status mf_plan_is_complete(int *out_complete, const mf_plan *plan, const char
  *  in earlier levels; node order within a level (free with mf_string_free).
  *  Errors: MF_ERR_CYCLE (only for a built plan whose colliding keys made one). */
 mf_status mf_plan_levels(char **out_json, const mf_plan *plan);
+
 
 /* ---------------------------------------------------------------------------------
  * Runs: executing a plan on local storage
