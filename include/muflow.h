@@ -650,6 +650,37 @@ mf_status mf_plan_is_complete(int *out_complete, const mf_plan *plan, const char
  *  Errors: MF_ERR_CYCLE (only for a built plan whose colliding keys made one). */
 mf_status mf_plan_levels(char **out_json, const mf_plan *plan);
 
+/** The plan as an AWS Step Functions state machine (Amazon States Language) whose Task
+ *  states invoke a Lambda function that runs one node. `options_json` is an object:
+ *    "function_arn": str  the Lambda function's ARN (required)
+ *    "bucket": str        the S3 bucket of the nodes' storage (required)
+ *    "layout": "compact" (default) or "levels"
+ *    "comment": str       the definition's Comment (a default names the root key)
+ *  compact: the layout that runs plans. The plan's JSON is stored once at "plan_key"
+ *  (str, required) in the bucket; each invocation's payload is only
+ *  {"bucket", "plan_key", "node": index}; a level of several nodes is one Map state,
+ *  inline over its node indices while the history allows, else a Distributed Map
+ *  reading them from "items_prefix"/level-L.json (default items_prefix:
+ *  plan_key + ".items"); "completed" (array of node indices, optional) lists nodes
+ *  whose results exist: they are left out, and their dependents do not wait for them.
+ *  The definition is refused with MF_ERR_LIMIT when it would exceed one of AWS's
+ *  limits (1 MB definition, 256 KiB state payload, 25,000 history events per
+ *  execution, its worst case counted with every retry); the message names each such
+ *  limit and by how much it is exceeded.
+ *  levels: muflow 0.4.0's layout (a Task state per one-node level, else a Parallel
+ *  state with a branch per node, each node's whole event inlined), over "levels" (an
+ *  array of arrays of node keys; default: the plan's levels). Checked against the
+ *  limits as above unless "check_limits" is false; an empty "levels" gives a null
+ *  definition.
+ *  `*out` (free with mf_string_free; length in `*out_len` if not NULL) is a JSON
+ *  object: "definition" (the definition's JSON text, as a string, to send as it is),
+ *  "definition_bytes", "history_events" (worst case), "largest_payload_bytes",
+ *  "inline_maps", "distributed_maps", "nodes_run", and "item_files": [{"key", "body"}]
+ *  the files to store in the bucket before an execution starts.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (bad options, naming the option), MF_ERR_NOT_FOUND
+ *  (a key in "levels" that names no node), MF_ERR_LIMIT. The plan is immutable: may
+ *  run concurrently on one plan. */
+mf_status mf_plan_state_machine(char **out, size_t *out_len, const mf_plan *plan, const char *options_json);
 
 /* ---------------------------------------------------------------------------------
  * Runs: executing a plan on local storage

@@ -86,3 +86,12 @@ __all__ = [
     "LoggingCompletionCallback",
 ]
 
+try:
+    import boto3 as _boto3  # noqa: F401
+except ImportError:
+    pass
+else:
+    from .backends.step_functions import StepFunctionsBackend, create_lambda_handler
+
+    __all__ += ["StepFunctionsBackend", "create_lambda_handler"]
+    del _boto3

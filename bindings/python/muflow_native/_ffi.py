@@ -220,6 +220,7 @@ mf_plan_field_values = _declare("mf_plan_field_values", c_int, _out_string, c_vo
 mf_plan_leaf_nodes = _declare("mf_plan_leaf_nodes", c_int, _out_string, c_void_p)
 mf_plan_dependency_groups = _declare("mf_plan_dependency_groups", c_int, _out_string, c_void_p)
 mf_plan_levels = _declare("mf_plan_levels", c_int, _out_string, c_void_p)
+mf_plan_state_machine = _declare("mf_plan_state_machine", c_int, _out_string, POINTER(c_size_t), c_void_p, c_char_p)
 
 
 def call_returning_bytes(function, *args) -> bytes:
