@@ -666,7 +666,9 @@ mf_status mf_plan_levels(char **out_json, const mf_plan *plan);
  *  The definition is refused with MF_ERR_LIMIT when it would exceed one of AWS's
  *  limits (1 MB definition, 256 KiB state payload, 25,000 history events per
  *  execution, its worst case counted with every retry); the message names each such
- *  limit and by how much it is exceeded.
+ *  limit and by how much it is exceeded. "limits" (optional) lowers them, for
+ *  headroom: an object with any of "definition_bytes", "payload_bytes" and
+ *  "history_events", each a positive integer no greater than AWS's.
  *  levels: muflow 0.4.0's layout (a Task state per one-node level, else a Parallel
  *  state with a branch per node, each node's whole event inlined), over "levels" (an
  *  array of arrays of node keys; default: the plan's levels). Checked against the

@@ -12,7 +12,7 @@ public func mf_plan_state_machine(_ out: UnsafeMutablePointer<UnsafeMutablePoint
             throw invalidArgument("options_json must be a JSON object")
         }
         let known: Set<String> = ["layout", "function_arn", "bucket", "plan_key", "items_prefix", "completed",
-                                  "levels", "check_limits", "comment"]
+                                  "levels", "check_limits", "comment", "limits"]
         if let unknown = options.keys.first(where: { !known.contains($0.description) }) {
             throw invalidArgument("options_json: unknown option '\(unknown)'")
         }
@@ -26,11 +26,14 @@ public func mf_plan_state_machine(_ out: UnsafeMutablePointer<UnsafeMutablePoint
             let itemsPrefix = options["items_prefix"] == nil ? planKey + ".items" : try text(options, "items_prefix")
             let completed = try indices(options["completed"], count: plan.count)
             machine = try CompactLayout.generate(plan, target: target, options: .init(
-                planKey: planKey, itemsPrefix: itemsPrefix, completed: Set(completed)))
+                planKey: planKey, itemsPrefix: itemsPrefix, completed: Set(completed),
+                limits: try limitsArgument(options["limits"])))
         case "levels":
             let levels = try options["levels"].map { try levelsArgument($0, plan) }
             machine = try LevelLayout.generate(plan, levels: levels, target: target)
-            if let machine, try flag(options, "check_limits", default: true) { try AWSLimits.aws.check(machine) }
+            if let machine, try flag(options, "check_limits", default: true) {
+                try limitsArgument(options["limits"]).check(machine)
+            }
         default:
             throw invalidArgument("options_json: layout must be \"compact\" or \"levels\"")
         }
@@ -52,6 +55,28 @@ private func report(_ machine: StateMachine?) -> JSONValue {
             .object(JSONObject([("key", .string(JSONString($0.key))), ("body", .string(JSONString(wtf8: $0.body)))]))
         })),
     ]))
+}
+
+/// AWS's limits, or lower ones: {"definition_bytes", "payload_bytes", "history_events"},
+/// each optional, each at most AWS's.
+private func limitsArgument(_ value: JSONValue?) throws -> AWSLimits {
+    guard let value else { return .aws }
+    guard case .object(let given) = value else { throw invalidArgument("options_json: 'limits' must be an object") }
+    var limits = AWSLimits.aws
+    for (key, value) in given.pairs {
+        let path: WritableKeyPath<AWSLimits, Int>
+        switch key.description {
+        case "definition_bytes": path = \.definitionBytes
+        case "payload_bytes": path = \.payloadBytes
+        case "history_events": path = \.historyEvents
+        default: throw invalidArgument("options_json: unknown limit '\(key)'")
+        }
+        guard case .int(let n) = value, n > 0, n <= AWSLimits.aws[keyPath: path] else {
+            throw invalidArgument("options_json: limit '\(key)' must be a positive integer no greater than AWS's \(AWSLimits.aws[keyPath: path])")
+        }
+        limits[keyPath: path] = n
+    }
+    return limits
 }
 
 private func text(_ options: JSONObject, _ name: String) throws -> String {

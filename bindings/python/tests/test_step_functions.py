@@ -4,6 +4,7 @@ aws_support), results in moto's S3."""
 
 import json
 import threading
+import time
 import uuid
 
 import pytest
@@ -154,13 +155,19 @@ def test_resubmission_skips_cached_nodes(aws, bucket, backend, routed):
     assert S3StorageBackend(redo.storage_prefix, bucket, s3).is_cached()
 
 
-def test_two_hundred_node_fan_out_runs_through_a_map_state(aws, bucket, backend, routed):
-    s3 = aws[0]
+@pytest.mark.parametrize("limits, mode", [(None, "INLINE"), ({"history_events": 1000}, "DISTRIBUTED")])
+def test_two_hundred_node_fan_out_runs_through_a_map_state(aws, bucket, routed, limits, mode):
+    """Within AWS's limits the fan-out is an inline Map; under a lower history limit, a
+    Distributed Map whose ItemReader takes the node indices from S3."""
+    s3, sfn, function, role = aws
+    backend = StepFunctionsBackend(function, bucket, role, state_machine_prefix=f"t{uuid.uuid4().hex[:8]}",
+                                   sfn_client=sfn, s3_client=s3, limits=limits)
     plan = fan_out(200)
-    machine = state_machine(plan, {"function_arn": "arn:f", "bucket": bucket, "plan_key": "k"})
-    definition = json.loads(machine["definition"])
-    maps = [s for s in definition["States"].values() if s["Type"] == "Map"]
-    assert len(maps) == 1 and machine["inline_maps"] == 1
+    options = {"function_arn": "arn:f", "bucket": bucket, "plan_key": "k", **({"limits": limits} if limits else {})}
+    machine = state_machine(plan, options)
+    maps = [s for s in json.loads(machine["definition"])["States"].values() if s["Type"] == "Map"]
+    assert [m["ItemProcessor"]["ProcessorConfig"]["Mode"] for m in maps] == [mode]
+    assert machine["history_events"] <= (limits or {}).get("history_events", 25_000)
     handle, execution = run(backend, plan, aws)
     assert execution["status"] == "SUCCEEDED", execution
     assert len(routed) == 201
@@ -191,7 +198,12 @@ def test_cancel_plan_stops_the_execution(aws, bucket, backend, routed):
     plan = fan_out(1, task="t.wait")
     handle = backend.submit_plan(plan)
     try:
+        deadline = time.monotonic() + 60
+        while len(routed) == 0 and time.monotonic() < deadline:  # until the task runs
+            time.sleep(0.01)
+        assert backend.get_plan_state(handle.plan_id) == "running"
         backend.cancel_plan(handle.plan_id)
+        _release.set()  # moto ends the execution once its running task returns
         assert wait_for_execution(aws[1], handle.plan_id)["status"] == "ABORTED"
         assert handle.get_state() == "failure"
     finally:
@@ -249,3 +261,31 @@ def test_compatibility_views_match_muflow():
     assert ours._build_asl([], our_plan) is None
     for root in (our_plan.root_key, "muflow/x.y/ab:cd!", "plain", "a/" + "z" * 100):
         assert ours._state_machine_name(root) == theirs._state_machine_name(root)
+
+
+def test_readme_deployment_runs_on_moto(aws):
+    """The README's Lambda module and submission, run as written (the function and role
+    ARNs it names are moto's default account's)."""
+    import pathlib
+    import re
+
+    from muflow_native import registry
+
+    readme = pathlib.Path(__file__).resolve().parents[3] / "README.md"
+    worker, submission = re.findall(r"```python aws\n(.*?)```", readme.read_text(), re.S)
+    aws[0].create_bucket(Bucket="my-muflow-results")
+    added = [name for name in ML_TASKS if name not in registry.get_names()]
+    for name in added:  # another test may have cleared the registry the worker relies on
+        mf.register_task(name=name)(ML_TASKS[name].fn)
+    try:
+        namespace = {}
+        exec(compile(worker, str(readme), "exec"), namespace)
+        with lambda_routed_to(namespace["handler"]) as seen:
+            exec(compile(submission, str(readme), "exec"), namespace)
+            handle = namespace["handle"]
+            assert wait_for_execution(aws[1], handle.plan_id)["status"] == "SUCCEEDED"
+        assert handle.get_state() == "success"
+        assert handle.get_progress().is_complete and len(seen) == 11
+    finally:
+        for name in added:
+            registry.unregister(name)

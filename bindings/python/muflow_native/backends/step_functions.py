@@ -52,7 +52,9 @@ class StepFunctionsBackend:
     S3 bucket of the nodes' storage and of the stored plans; `role_arn`: the role Step
     Functions assumes (it invokes the function, reads the plan's item files from the
     bucket, and starts child executions for Distributed Maps). `s3_client` (keyword
-    only) is the boto3 S3 client for storing plans and checking the cache.
+    only) is the boto3 S3 client for storing plans and checking the cache; `limits`
+    (keyword only) lowers AWS's limits the machine must fit, e.g. ``{"history_events":
+    20000}`` for headroom (see mf_plan_state_machine).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class StepFunctionsBackend:
         sfn_client=None,
         *,
         s3_client=None,
+        limits: Optional[dict] = None,
     ):
         if boto3 is None and (sfn_client is None or s3_client is None):
             raise ImportError("boto3 is required for StepFunctionsBackend: pip install boto3")
@@ -75,6 +78,7 @@ class StepFunctionsBackend:
         self._state_machine_prefix = state_machine_prefix
         self._sfn = sfn_client if sfn_client is not None else boto3.client("stepfunctions")
         self._s3 = s3_client
+        self._limits = limits
 
     def _s3_client(self):
         if self._s3 is None:
@@ -107,6 +111,7 @@ class StepFunctionsBackend:
             "plan_key": f"{plan_dir}/plan.json",
             "items_prefix": f"{plan_dir}/items-{run_digest}",
             "completed": completed,
+            **({"limits": self._limits} if self._limits else {}),
         })
         s3 = self._s3_client()
         if machine["nodes_run"]:
