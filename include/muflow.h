@@ -656,7 +656,7 @@ mf_status mf_plan_levels(char **out_json, const mf_plan *plan);
  *    "bucket": str        the S3 bucket of the nodes' storage (required)
  *    "layout": "compact" (default) or "levels"
  *    "comment": str       the definition's Comment (a default names the root key)
- *  compact: the layout that runs plans. The plan's JSON is stored once at "plan_key"
+ *  compact: the layout that runs plans. The plan (mf_plan_store_json) is stored once at "plan_key"
  *  (str, required) in the bucket; each invocation's payload is only
  *  {"bucket", "plan_key", "node": index}; a level of several nodes is one Map state,
  *  inline over its node indices while the history allows, else a Distributed Map
@@ -683,6 +683,26 @@ mf_status mf_plan_levels(char **out_json, const mf_plan *plan);
  *  (a key in "levels" that names no node), MF_ERR_LIMIT. The plan is immutable: may
  *  run concurrently on one plan. */
 mf_status mf_plan_state_machine(char **out, size_t *out_len, const mf_plan *plan, const char *options_json);
+
+/** The plan as the compact layout's Lambda invocations read it (stored at "plan_key"):
+ *  a JSON object {"format": "muflow-plan-store/1", "root": index, "values": [...],
+ *  "maps": [...], "nodes": [[key, function, storage_prefix, kwargs, access_map,
+ *  dependencies], ...]} in node order, where `kwargs` is a list of [name, value]
+ *  entries, or [name, 0, i] for the shared value values[i], `access_map` an object or
+ *  the index of a shared one in "maps", and `dependencies` the number of nodes the node
+ *  depends on. Large kwargs values and access maps that several nodes hold are written
+ *  once, so the text grows with the nodes, not with nodes times shared values as plan
+ *  JSON does. Values are written as mf_plan_to_json writes them. `*out` is freed with
+ *  mf_string_free; `*out_len` (if not NULL) is its length. Errors:
+ *  MF_ERR_INVALID_ARGUMENT (NULL out or plan; a string holding a lone surrogate). May
+ *  run concurrently on one plan. */
+mf_status mf_plan_store_json(char **out, size_t *out_len, const mf_plan *plan);
+
+/** The name of a plan's state machine, as muflow 0.4.0 derives it from the root key:
+ *  "{prefix}-{the root key after its last '/'}", each character outside [A-Za-z0-9_-]
+ *  of that part replaced by '-', cut to 80 characters (AWS's limit). `*out` is freed
+ *  with mf_string_free. Errors: MF_ERR_INVALID_ARGUMENT (NULL, or not UTF-8). */
+mf_status mf_state_machine_name(char **out, const char *prefix, const char *root_key);
 
 /* ---------------------------------------------------------------------------------
  * Runs: executing a plan on local storage

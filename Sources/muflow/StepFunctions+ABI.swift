@@ -116,3 +116,24 @@ private func levelsArgument(_ value: JSONValue, _ plan: TaskPlan) throws -> [[In
         }
     }
 }
+
+@c @implementation
+public func mf_plan_store_json(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                               _ outLength: UnsafeMutablePointer<Int>?, _ plan: OpaquePointer?) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let plan = try requiredObject(plan, "plan", as: PlanHandle.self).plan
+        deliver(try PlanStore.encode(plan), to: out, length: outLength)
+    }
+}
+
+@c @implementation
+public func mf_state_machine_name(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                  _ prefix: UnsafePointer<CChar>?, _ rootKey: UnsafePointer<CChar>?) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        let name = StateMachineName.make(prefix: try utf8Argument(prefix, "prefix").description,
+                                         rootKey: try utf8Argument(rootKey, "root_key").description)
+        deliver(Array(name.utf8), to: out)
+    }
+}

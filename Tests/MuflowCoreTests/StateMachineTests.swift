@@ -123,6 +123,30 @@ final class StateMachineTests: XCTestCase {
         XCTAssertNil(try LevelLayout.generate(plan, levels: [], target: target))
     }
 
+    func testStateMachineNameIsMuflows() {
+        XCTAssertEqual(StateMachineName.make(prefix: "muflow", rootKey: "muflow/ml.full_pipeline/7231ea6e3ca2b096"),
+                       "muflow-7231ea6e3ca2b096")
+        XCTAssertEqual(StateMachineName.make(prefix: "p", rootKey: "muflow/x.y/ab:cd!é"), "p-ab-cd--")
+        XCTAssertEqual(StateMachineName.make(prefix: "p", rootKey: "plain"), "p-plain")
+        XCTAssertEqual(StateMachineName.make(prefix: "p", rootKey: "a/"), "p-")
+        XCTAssertEqual(StateMachineName.make(prefix: "p", rootKey: "a/" + String(repeating: "z", count: 100)),
+                       "p-" + String(repeating: "z", count: 78))
+    }
+
+    func testPlanStoreWritesSharedValuesOnce() throws {
+        let plan = try F.mlPlan(50)
+        let store = F.value(F.text(try PlanStore.encode(plan))).objectValue!
+        XCTAssertEqual(store["values"]?.arrayValue?.count, 1, "the dataset list")
+        XCTAssertEqual(store["maps"]?.arrayValue?.count, 2, "the features' map (train, loo_cv), the reports' map")
+        let nodes = try XCTUnwrap(store["nodes"]?.arrayValue)
+        XCTAssertEqual(nodes.count, plan.count)
+        let loo = try XCTUnwrap(plan.nodes.firstIndex { $0.function == "ml.loo" })
+        let entry = nodes[loo].arrayValue!
+        XCTAssertEqual(entry[0].stringValue, plan.nodes[loo].key)
+        if case .int = entry[4] {} else { XCTFail("a loo_cv node's access map is shared") }
+        if case .int(let dependencies) = entry[5] { XCTAssertEqual(dependencies, 50) } else { XCTFail("dependency count") }
+    }
+
     func testGroupedDigits() {
         XCTAssertEqual(grouped(0), "0")
         XCTAssertEqual(grouped(999), "999")

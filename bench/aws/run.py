@@ -6,7 +6,8 @@
     datasets: its size, its worst-case history and the time to generate it (muflow:
     _compute_levels + _build_asl + json.dumps, as its submit_plan does, in a child
     process capped at LIMIT_S seconds and MEMORY_GB of address space; native: the
-    compact layout from mf_plan_state_machine). AWS refuses a definition over 1 MB.
+    compact layout from mf_plan_state_machine), and the size of the plan as stored for
+    the Lambda invocations (mf_plan_store_json). AWS refuses a definition over 1 MB.
 (b) S3 progress over 1,000 node prefixes on moto's server (started here in a process of
     its own, loopback): muflow's S3ProgressChecker (one HEAD after another) against
     ours, each with a fresh checker per round; also our two strategies alone (a HEAD per
@@ -87,11 +88,12 @@ def muflow_in_child(n: int):
 
 def definitions():
     import muflow_native
+    from muflow_native import _ffi
     from muflow_native.backends.step_functions import state_machine
 
     print("(a) State machine of the seed's ML pipeline (AWS limits: 1,048,576-byte definition, 25,000 events)")
     print(f"{'N':>7} {'nodes':>7} | {'muflow bytes':>14} {'muflow s':>9} | {'native bytes':>12} {'events':>7} "
-          f"{'maps i/d':>8} {'native ms':>9} | {'size ratio':>10} {'time ratio':>10}")
+          f"{'maps i/d':>8} {'native ms':>9} {'stored plan':>12} | {'size ratio':>10} {'time ratio':>10}")
     for n in ([10, 100] if QUICK else [10, 100, 1_000, 10_000]):
         plan = ml_pipeline(muflow_native).build_plan("experiment:1", ml_kwargs(n))
         options = {"function_arn": FUNCTION_ARN, "bucket": "bucket", "plan_key": "muflow/_plans/p/plan.json"}
@@ -101,6 +103,7 @@ def definitions():
             machine = state_machine(plan, options)
             elapsed = time.perf_counter() - start
             best = elapsed if best is None else min(best, elapsed)
+        stored = len(_ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan._native))
         theirs = muflow_in_child(n)
         if isinstance(theirs, dict):
             over = " (over 1 MB: AWS refuses)" if theirs["bytes"] > AWS_DEFINITION_LIMIT else ""
@@ -111,7 +114,7 @@ def definitions():
         fits = machine["definition_bytes"] <= AWS_DEFINITION_LIMIT and machine["history_events"] <= AWS_HISTORY_LIMIT
         print(f"{n:>7,} {len(plan.nodes):>7,} | {their_bytes:>14} {their_s:>9} | {machine['definition_bytes']:>12,} "
               f"{machine['history_events']:>7,} {machine['inline_maps']:>3}/{machine['distributed_maps']:<4} "
-              f"{best * 1000:>9.1f} | {ratios}{over}{'' if fits else '  NATIVE OVER A LIMIT'}")
+              f"{best * 1000:>9.1f} {stored:>12,} | {ratios}{over}{'' if fits else '  NATIVE OVER A LIMIT'}")
 
 
 def seeded_bucket(s3, bucket: str, count: int, done_every: int = 10):

@@ -8,7 +8,7 @@
 /// with a history of its own. No task output enters the state (`ResultPath: null`).
 public enum CompactLayout {
     public struct Options: Sendable {
-        /// The key of the plan's JSON (TaskPlan.to_json) in the target's bucket.
+        /// The key of the stored plan (PlanStore) in the target's bucket.
         public var planKey: String
         /// Distributed Maps read their items from `{itemsPrefix}/level-{L}.json`.
         public var itemsPrefix: String

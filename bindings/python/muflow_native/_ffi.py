@@ -221,6 +221,8 @@ mf_plan_leaf_nodes = _declare("mf_plan_leaf_nodes", c_int, _out_string, c_void_p
 mf_plan_dependency_groups = _declare("mf_plan_dependency_groups", c_int, _out_string, c_void_p)
 mf_plan_levels = _declare("mf_plan_levels", c_int, _out_string, c_void_p)
 mf_plan_state_machine = _declare("mf_plan_state_machine", c_int, _out_string, POINTER(c_size_t), c_void_p, c_char_p)
+mf_plan_store_json = _declare("mf_plan_store_json", c_int, _out_string, POINTER(c_size_t), c_void_p)
+mf_state_machine_name = _declare("mf_state_machine_name", c_int, _out_string, c_char_p, c_char_p)
 
 
 def call_returning_bytes(function, *args) -> bytes:

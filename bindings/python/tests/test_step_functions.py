@@ -289,3 +289,22 @@ def test_readme_deployment_runs_on_moto(aws):
     finally:
         for name in added:
             registry.unregister(name)
+
+
+def test_stored_plan_gives_each_node_what_running_it_takes():
+    from muflow_native import _ffi
+    from muflow_native.backends.step_functions import _StoredPlan
+
+    plan = ml_pipeline(mf).build_plan("experiment:1", {"datasets": [f"dataset_{i:04d}" for i in range(200)],
+                                                      "weights": {"a": 1.5, "nested": [1, None, "x"]}})
+    body = _ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan._native)
+    stored = _StoredPlan(body)
+    assert stored.root == plan._index[plan.root_key]
+    for index, key in enumerate(plan._keys):
+        node = plan.nodes[key]
+        assert stored.node(index) == (key, node.function, node.storage_prefix, node.kwargs,
+                                      node.dependency_access_map, len(node.depends_on))
+    # The dataset list every node holds, and the loo_cv nodes' access map, are written once.
+    assert len(body) * 20 < len(plan.to_json())
+    with pytest.raises(ValueError, match="Not a stored muflow plan"):
+        _StoredPlan(plan.to_json().encode())

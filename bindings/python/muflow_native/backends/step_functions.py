@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import uuid
 from typing import Optional
@@ -97,7 +96,7 @@ class StepFunctionsBackend:
         if completion_callback is not None:
             _log.warning("StepFunctionsBackend: completion_callback is not supported; poll PlanHandle.get_state()")
         plan = _native_plan(plan)
-        text = plan.to_json().encode("utf-8")
+        text = _ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan._native)
         plan_dir = f"{self._base_prefix}/_plans/{hashlib.sha256(text).hexdigest()[:16]}"
         prefixes = plan._prefix_list
         done = S3ProgressChecker(self._bucket, self._s3_client()).completed_prefixes(prefixes)
@@ -114,7 +113,7 @@ class StepFunctionsBackend:
             **({"limits": self._limits} if self._limits else {}),
         })
         s3 = self._s3_client()
-        if machine["nodes_run"]:
+        if machine["nodes_run"]:  # the plan as its invocations read it (mf_plan_store_json)
             s3.put_object(Bucket=self._bucket, Key=f"{plan_dir}/plan.json", Body=text, ContentType="application/json")
         for item_file in machine["item_files"]:
             s3.put_object(Bucket=self._bucket, Key=item_file["key"], Body=item_file["body"].encode("utf-8"),
@@ -142,9 +141,10 @@ class StepFunctionsBackend:
 
     def _state_machine_name(self, root_key: str) -> str:
         """`{state_machine_prefix}-{last part of the root key}`, with characters AWS does
-        not allow in a name replaced by "-", cut to AWS's 80 characters."""
-        suffix = root_key.rsplit("/", 1)[-1]
-        return f"{self._state_machine_prefix}-{re.sub(r'[^a-zA-Z0-9_-]', '-', suffix)}"[:80]
+        not allow in a name replaced by "-", cut to AWS's 80 characters (muflow's rule,
+        mf_state_machine_name)."""
+        return _ffi.call_returning_string(_ffi.mf_state_machine_name, _ffi.encode_text(self._state_machine_prefix),
+                                          _ffi.encode_text(root_key))
 
     def _compute_levels(self, plan) -> list:
         """The plan's nodes by topological level (level 0: no dependencies)."""
@@ -232,11 +232,10 @@ def create_lambda_handler(task_registry: Optional[dict] = None, *, s3_client=Non
         bucket = event["bucket"]
         if "plan_key" in event:
             plan = plans.get(s3(), bucket, event["plan_key"])
-            node = plan.nodes[plan._keys[int(event["node"])]]
-            if node.function not in tasks and node.key == plan.root_key and node.depends_on:
-                return _complete_sentinel(node, bucket, s3())
-            task_name, kwargs, prefix = node.function, node.kwargs, node.storage_prefix
-            dependencies, node_key = node.dependency_access_map, node.key
+            index = int(event["node"])
+            node_key, task_name, prefix, kwargs, dependencies, dependency_count = plan.node(index)
+            if task_name not in tasks and index == plan.root and dependency_count:
+                return _complete_sentinel(node_key, prefix, bucket, s3())
         else:
             task_name, kwargs, prefix = event["task_name"], event["kwargs"], event["storage_prefix"]
             dependencies, node_key = event.get("dependency_prefixes", {}), event["node_key"]
@@ -267,14 +266,31 @@ def _run_node(task_name, kwargs, prefix, dependencies, bucket, s3, tasks) -> Non
         raise RuntimeError(result.error_message)
 
 
-def _complete_sentinel(node, bucket, s3) -> dict:
+def _complete_sentinel(node_key: str, prefix: str, bucket: str, s3) -> dict:
     from ..storage.s3 import S3StorageBackend
 
-    storage = S3StorageBackend(node.storage_prefix, bucket, s3)
+    storage = S3StorageBackend(prefix, bucket, s3)
     if not storage.is_cached():
         storage.save_json("context.json", {}, allow_protected=True)
         storage.write_manifest()
-    return {"status": "success", "node_key": node.key}
+    return {"status": "success", "node_key": node_key}
+
+
+class _StoredPlan:
+    """A plan stored by submit_plan (mf_plan_store_json's form), read once."""
+
+    def __init__(self, body: bytes):
+        document = json.loads(body)
+        if document.get("format") != "muflow-plan-store/1":
+            raise ValueError(f"Not a stored muflow plan: format {document.get('format')!r}")
+        self.root = document["root"]
+        self._values, self._maps, self._nodes = document["values"], document["maps"], document["nodes"]
+
+    def node(self, index: int) -> tuple:
+        """(key, function, storage_prefix, kwargs, access map, number of dependencies)."""
+        key, function, prefix, entries, access, dependencies = self._nodes[index]
+        kwargs = {entry[0]: self._values[entry[2]] if len(entry) == 3 else entry[1] for entry in entries}
+        return key, function, prefix, kwargs, self._maps[access] if isinstance(access, int) else access, dependencies
 
 
 class _PlanCache:
@@ -287,14 +303,11 @@ class _PlanCache:
         self._lock = threading.Lock()
         self._plans: dict = {}
 
-    def get(self, s3, bucket: str, key: str):
-        from ..plan import TaskPlan
-
+    def get(self, s3, bucket: str, key: str) -> _StoredPlan:
         with self._lock:
             plan = self._plans.get((bucket, key))
         if plan is None:
-            plan = TaskPlan.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-            plan._keys  # read the key list once, here, rather than in each node's call
+            plan = _StoredPlan(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
             with self._lock:
                 while len(self._plans) >= self.KEEP:
                     self._plans.pop(next(iter(self._plans)))
