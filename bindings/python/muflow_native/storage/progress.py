@@ -57,7 +57,7 @@ class S3ProgressChecker:
     #: Prefixes per listed key range.
     RANGE_NODES = 250
     #: Keys asked per page for a range: a node holds a few files.
-    KEYS_PER_NODE = 4
+    KEYS_PER_NODE = 3
     #: Requests in flight at once.
     MAX_WORKERS = 16
 
