@@ -81,7 +81,9 @@ class StepFunctionsBackend:
 
     def _s3_client(self):
         if self._s3 is None:
-            self._s3 = boto3.client("s3")
+            from ..storage.s3 import default_s3_client
+
+            self._s3 = default_s3_client()
         return self._s3
 
     # -- ExecutionBackend -------------------------------------------------------------
@@ -218,14 +220,12 @@ def create_lambda_handler(task_registry: Optional[dict] = None, *, s3_client=Non
     several nodes; its function is the pipeline's name) completes with a manifest only.
     """
     from .. import registry
+    from ..storage.s3 import default_s3_client
 
     plans = _PlanCache()
-    clients: dict = {}
 
     def s3():
-        if "s3" not in clients:
-            clients["s3"] = s3_client if s3_client is not None else boto3.client("s3")
-        return clients["s3"]
+        return s3_client if s3_client is not None else default_s3_client()
 
     def handler(event: dict, context=None) -> dict:
         tasks = task_registry if task_registry is not None else registry.get_all()
