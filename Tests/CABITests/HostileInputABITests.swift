@@ -361,6 +361,31 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_storage_check_manifests", "prefixes_json", mf_storage_check_manifests(&text, nil, MF_CACHE_CHECK_SIZES))
         refusesNull("mf_storage_write_manifest", "storage", mf_storage_write_manifest(nil))
 
+        // Remote storage: the ledger
+        refusesNull("mf_ledger_new", "out", mf_ledger_new(nil, 0, nil))
+        check("mf_ledger_new", "allowed_outputs_json", mf_ledger_new(&handle, UInt32(MF_STORAGE_RESTRICT_OUTPUTS), nil),
+              MF_ERR_INVALID_ARGUMENT, mentions: "allowed_outputs_json must be a JSON array")
+        XCTAssertNil(handle)
+        XCTAssertEqual(mf_ledger_new(&handle, 0, nil), MF_OK, "without the flag, NULL allows any name")
+        refusesNull("mf_ledger_claim", "ledger", mf_ledger_claim(nil, "a", 0))
+        refusesNull("mf_ledger_claim", "name", mf_ledger_claim(handle, nil, 0))
+        XCTAssertEqual(mf_ledger_claim(handle, "a", 0), MF_OK)
+        refusesNull("mf_ledger_commit", "ledger", mf_ledger_commit(nil, "a", "x", 1))
+        refusesNull("mf_ledger_commit", "name", mf_ledger_commit(handle, nil, "x", 1))
+        refusesNull("mf_ledger_commit", "data", mf_ledger_commit(handle, "a", nil, 1))
+        XCTAssertEqual(mf_ledger_commit(handle, "a", nil, 0), MF_OK, "NULL with length 0 is an empty file")
+        refusesNull("mf_ledger_release", "ledger", mf_ledger_release(nil, "a"))
+        refusesNull("mf_ledger_release", "name", mf_ledger_release(handle, nil))
+        refusesNull("mf_ledger_written_files", "out_json", mf_ledger_written_files(nil, handle))
+        refusesNull("mf_ledger_written_files", "ledger", mf_ledger_written_files(&text, nil))
+        refusesNull("mf_ledger_manifest", "out", mf_ledger_manifest(nil, &size, handle))
+        refusesNull("mf_ledger_manifest", "ledger", mf_ledger_manifest(&text, &size, nil))
+        acceptsNull("mf_ledger_manifest", "out_len",
+                    mf_ledger_manifest(&text, nil, handle) == MF_OK && take(text)?.contains(#""a": 0"#) == true)
+        mf_ledger_free(handle)
+        handle = nil
+        acceptsNull("mf_ledger_free", "ledger", { mf_ledger_free(nil); return true }())
+
         // Registry
         refusesNull("mf_registry_new", "out", mf_registry_new(nil))
         acceptsNull("mf_registry_free", "registry", { mf_registry_free(nil); return true }())
@@ -439,6 +464,19 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_plan_ready_nodes", "out_json", mf_plan_ready_nodes(nil, plan, "[]"))
         refusesNull("mf_plan_ready_nodes", "plan", mf_plan_ready_nodes(&text, nil, "[]"))
         refusesNull("mf_plan_ready_nodes", "completed_json", mf_plan_ready_nodes(&text, plan, nil))
+        let machineOptions = #"{"function_arn": "arn:f", "bucket": "b", "plan_key": "k"}"#
+        refusesNull("mf_plan_state_machine", "out", mf_plan_state_machine(nil, &size, plan, machineOptions))
+        refusesNull("mf_plan_state_machine", "plan", mf_plan_state_machine(&text, &size, nil, machineOptions))
+        refusesNull("mf_plan_state_machine", "options_json", mf_plan_state_machine(&text, &size, plan, nil))
+        acceptsNull("mf_plan_state_machine", "out_len",
+                    mf_plan_state_machine(&text, nil, plan, machineOptions) == MF_OK && take(text)?.contains("definition") == true)
+        refusesNull("mf_plan_store_json", "out", mf_plan_store_json(nil, &size, plan))
+        refusesNull("mf_plan_store_json", "plan", mf_plan_store_json(&text, &size, nil))
+        acceptsNull("mf_plan_store_json", "out_len",
+                    mf_plan_store_json(&text, nil, plan) == MF_OK && take(text)?.hasPrefix(#"{"format""#) == true)
+        refusesNull("mf_state_machine_name", "out", mf_state_machine_name(nil, "p", "k"))
+        refusesNull("mf_state_machine_name", "prefix", mf_state_machine_name(&text, nil, "k"))
+        refusesNull("mf_state_machine_name", "root_key", mf_state_machine_name(&text, "p", nil))
         refusesNull("mf_plan_is_complete", "out_complete", mf_plan_is_complete(nil, plan, "[]"))
         refusesNull("mf_plan_is_complete", "plan", mf_plan_is_complete(&flag, nil, "[]"))
         refusesNull("mf_plan_is_complete", "completed_json", mf_plan_is_complete(&flag, plan, nil))
@@ -651,6 +689,24 @@ final class HostileInputABITests: XCTestCase {
         // File contents are bytes, not text: anything is written as it is.
         XCTAssertEqual(bytes([0xff, 0xfe, 0xed, 0xa0, 0x80]) { mf_storage_save(storage, "binary", $0, $1, 0) }, MF_OK)
 
+        // Remote storage: the ledger
+        refusesBadUTF8("mf_ledger_new", "allowed_outputs_json", in: #"["@"]"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in
+            defer { mf_ledger_free(handle); handle = nil }
+            return mf_ledger_new(&handle, UInt32(MF_STORAGE_RESTRICT_OUTPUTS), bad)
+        }
+        var ledger: OpaquePointer?
+        XCTAssertEqual(mf_ledger_new(&ledger, 0, nil), MF_OK)
+        for function in ["mf_ledger_claim", "mf_ledger_commit", "mf_ledger_release"] {
+            refusesBadUTF8(function, "name", mentions: "name is not valid UTF-8") { bad, _ in
+                switch function {
+                case "mf_ledger_claim": return mf_ledger_claim(ledger, bad, 0)
+                case "mf_ledger_commit": return mf_ledger_commit(ledger, bad, "x", 1)
+                default: return mf_ledger_release(ledger, bad)
+                }
+            }
+        }
+        mf_ledger_free(ledger)
+
         // Registry and pipelines
         refusesBadUTF8("mf_registry_add", "descriptor_json", in: #"{"name": "@"}"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in
             mf_registry_add(registry, bad)
@@ -709,6 +765,19 @@ final class HostileInputABITests: XCTestCase {
         }
         refusesBadUTF8("mf_plan_is_complete", "completed_json", in: #"["@"]"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in
             mf_plan_is_complete(&flag, plan, bad)
+        }
+
+        // Step Functions: an ARN with a lone surrogate is written with U+FFFD in its place.
+        refusesBadUTF8("mf_plan_state_machine", "options_json", in: #"{"function_arn": "@", "bucket": "b", "plan_key": "k"}"#,
+                       mentions: stringBad, surrogate: MF_OK) { bad, _ in
+            defer { mf_string_free(text); text = nil }
+            return mf_plan_state_machine(&text, &size, plan, bad)
+        }
+        refusesBadUTF8("mf_state_machine_name", "prefix", mentions: "prefix is not valid UTF-8") { bad, _ in
+            mf_state_machine_name(&text, bad, "k")
+        }
+        refusesBadUTF8("mf_state_machine_name", "root_key", mentions: "root_key is not valid UTF-8") { bad, _ in
+            mf_state_machine_name(&text, "p", bad)
         }
 
         // Runs: messages are recorded with each malformed sequence replaced by U+FFFD.

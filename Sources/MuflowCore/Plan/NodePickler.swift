@@ -28,7 +28,7 @@ public struct NodePickler: Sendable {
 
     /// Where an array, object or string keeps its elements: equal keys mean the same
     /// storage, hence the same value, while the plan lives.
-    private struct StorageKey: Hashable, Sendable {
+    struct StorageKey: Hashable, Sendable {
         let first: UInt
         let second: UInt
         let count: Int
@@ -225,13 +225,13 @@ public struct NodePickler: Sendable {
         return StorageKey(first: a, second: 0, count: list.count)
     }
 
-    private static func key(ofObject object: JSONObject) -> StorageKey? {
+    static func key(ofObject object: JSONObject) -> StorageKey? {
         guard !object.isEmpty, 1 + weight(of: object.values) >= minimumSharedWeight,
               let a = address(object.keys), let b = address(object.values) else { return nil }
         return StorageKey(first: a, second: b, count: object.count)
     }
 
-    private static func key(ofKwargsValue value: JSONValue) -> StorageKey? {
+    static func key(ofKwargsValue value: JSONValue) -> StorageKey? {
         switch value {
         case .string(let s):
             guard s.utf8.count >= minimumSharedStringLength, let a = address(s.utf8) else { return nil }

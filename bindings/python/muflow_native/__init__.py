@@ -35,7 +35,7 @@ from .outputs import OutputFile, get_outputs_schema
 from .pipeline import ForEach, Pipeline, Step
 from .plan import TaskNode, TaskPlan
 from .registry import IdentityKey, TaskEntry, register_task
-from .storage import LocalStorageBackend, StorageBackend, compute_prefix, compute_prefixes
+from .storage import LocalStorageBackend, S3StorageBackend, StorageBackend, compute_prefix, compute_prefixes
 from .testing import LocalExecutionResult, run_plan_locally
 
 __version__ = _ffi.VERSION  # the library's too: _ffi refuses any other
@@ -46,6 +46,7 @@ __all__ = [
     "__version__",
     "StorageBackend",
     "LocalStorageBackend",
+    "S3StorageBackend",
     "compute_prefix",
     "compute_prefixes",
     "TaskContext",
@@ -86,3 +87,13 @@ __all__ = [
     "LoggingCompletionCallback",
     "install_as_muflow",
 ]
+
+try:
+    import boto3 as _boto3  # noqa: F401
+except ImportError:
+    pass
+else:
+    from .backends.step_functions import StepFunctionsBackend, create_lambda_handler
+
+    __all__ += ["StepFunctionsBackend", "create_lambda_handler"]
+    del _boto3

@@ -172,6 +172,13 @@ mf_storage_exists = _declare("mf_storage_exists", c_int, POINTER(c_int), c_void_
 mf_storage_written_files = _declare("mf_storage_written_files", c_int, _out_string, c_void_p)
 mf_storage_is_cached = _declare("mf_storage_is_cached", c_int, c_void_p, c_int)
 mf_storage_write_manifest = _declare("mf_storage_write_manifest", c_int, c_void_p)
+mf_ledger_new = _declare("mf_ledger_new", c_int, POINTER(c_void_p), c_uint32, c_char_p)
+mf_ledger_free = _declare("mf_ledger_free", None, c_void_p)
+mf_ledger_claim = _declare("mf_ledger_claim", c_int, c_void_p, c_char_p, c_int)
+mf_ledger_commit = _declare("mf_ledger_commit", c_int, c_void_p, c_char_p, c_char_p, c_size_t)
+mf_ledger_release = _declare("mf_ledger_release", c_int, c_void_p, c_char_p)
+mf_ledger_written_files = _declare("mf_ledger_written_files", c_int, _out_string, c_void_p)
+mf_ledger_manifest = _declare("mf_ledger_manifest", c_int, _out_string, POINTER(c_size_t), c_void_p)
 
 
 def encode_name(name) -> bytes:
@@ -248,6 +255,9 @@ mf_plan_dependency_groups = _declare("mf_plan_dependency_groups", c_int, _out_st
 mf_plan_levels = _declare("mf_plan_levels", c_int, _out_string, c_void_p)
 mf_plan_sentinel_index = _declare("mf_plan_sentinel_index", c_int, POINTER(c_int), POINTER(c_size_t), c_void_p)
 mf_plan_check_tasks = _declare("mf_plan_check_tasks", c_int, c_void_p, c_void_p)
+mf_plan_state_machine = _declare("mf_plan_state_machine", c_int, _out_string, POINTER(c_size_t), c_void_p, c_char_p)
+mf_plan_store_json = _declare("mf_plan_store_json", c_int, _out_string, POINTER(c_size_t), c_void_p)
+mf_state_machine_name = _declare("mf_state_machine_name", c_int, _out_string, c_char_p, c_char_p)
 
 
 def call_returning_bytes(function, *args) -> bytes:

@@ -43,28 +43,91 @@ class LocalProgressChecker:
 
 
 class S3ProgressChecker:
-    """Checks `{prefix}/manifest.json` in an S3 bucket, one HEAD request per prefix."""
+    """Checks `{prefix}/manifest.json` in an S3 bucket, concurrently: prefixes that share
+    a parent (a task's nodes) are found with ListObjectsV2 over the key ranges they span
+    (a range per RANGE_NODES of them, listed side by side); the rest with one HEAD request
+    each. At most MAX_WORKERS requests are in flight at once.
 
-    def __init__(self, bucket: str):
+    Measured on moto's server (bench/aws): listing costs a fraction of a HEAD per key
+    listed, so it wins while a node holds a few files; HEADs on a pool gain little there,
+    the server being one process."""
+
+    #: A parent holding at least this many of the prefixes is listed rather than probed.
+    LIST_THRESHOLD = 8
+    #: Prefixes per listed key range.
+    RANGE_NODES = 250
+    #: Keys asked per page for a range: a node holds a few files.
+    KEYS_PER_NODE = 3
+    #: Requests in flight at once.
+    MAX_WORKERS = 16
+
+    def __init__(self, bucket: str, s3_client=None):
         self._bucket = bucket
+        self._s3 = s3_client
+
+    def _client(self):
+        if self._s3 is None:
+            from .s3 import default_s3_client
+
+            # Listings are read for their keys only: the client leaves each object's
+            # timestamp as text rather than parsing a thousand of them a page.
+            self._s3 = default_s3_client(parse_timestamps=False)
+        return self._s3
 
     def completed_prefixes(self, prefixes: list[str]) -> set[str]:
-        try:
-            import boto3
-            from botocore.exceptions import ClientError
-        except ImportError as exc:
-            raise ImportError("boto3 is required for S3ProgressChecker: pip install boto3") from exc
-        client = boto3.client("s3")
-        done = set()
-        for prefix in prefixes:
-            try:
-                client.head_object(Bucket=self._bucket, Key=f"{prefix}/manifest.json")
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
-                    continue
-                raise
-            done.add(prefix)
+        import concurrent.futures
+
+        by_parent: dict[str, list[str]] = {}
+        for prefix in dict.fromkeys(prefixes):
+            by_parent.setdefault(prefix.rpartition("/")[0], []).append(prefix)
+        client = self._client()
+        jobs = []
+        for parent, group in by_parent.items():
+            if len(group) >= self.LIST_THRESHOLD and parent:
+                ordered = sorted(group, key=lambda p: p.encode("utf-8"))
+                for start in range(0, len(ordered), self.RANGE_NODES):
+                    jobs.append((self._listed, client, parent, ordered[start:start + self.RANGE_NODES]))
+            else:
+                jobs.extend((self._probed, client, prefix) for prefix in group)
+        if len(jobs) == 1:
+            return set(jobs[0][0](*jobs[0][1:]))
+        done: set[str] = set()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.MAX_WORKERS, len(jobs) or 1)) as pool:
+            for found in pool.map(lambda job: job[0](*job[1:]), jobs):
+                done.update(found)
         return done
+
+    def _probed(self, client, prefix: str) -> list[str]:
+        from .s3 import is_missing
+
+        try:
+            client.head_object(Bucket=self._bucket, Key=f"{prefix}/manifest.json")
+        except Exception as exc:
+            if is_missing(exc):
+                return []
+            raise
+        return [prefix]
+
+    def _listed(self, client, parent: str, ordered: list[str]) -> list[str]:
+        """The prefixes of `ordered` (directly under `parent`, sorted by their UTF-8
+        bytes, the order in which S3 lists keys) holding a manifest, listing only the
+        keys between the first and the last of them."""
+        wanted = {f"{prefix}/manifest.json": prefix for prefix in ordered}
+        last = f"{ordered[-1]}/manifest.json".encode("utf-8")
+        found = []
+        request = {"Bucket": self._bucket, "Prefix": parent + "/", "StartAfter": ordered[0],
+                   "MaxKeys": min(1000, self.KEYS_PER_NODE * len(ordered))}
+        while True:
+            page = client.list_objects_v2(**request)
+            for item in page.get("Contents", ()):
+                key = item["Key"]
+                if key in wanted:
+                    found.append(wanted[key])
+                if key.encode("utf-8") >= last:
+                    return found
+            if not page.get("IsTruncated"):
+                return found
+            request["ContinuationToken"] = page["NextContinuationToken"]
 
     def to_config(self) -> dict:
         return {"bucket": self._bucket}
