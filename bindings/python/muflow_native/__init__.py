@@ -84,3 +84,10 @@ __all__ = [
     "NoOpCompletionCallback",
     "LoggingCompletionCallback",
 ]
+
+try:
+    from .backends import CeleryBackend, create_celery_task  # noqa: F401
+except ImportError:  # celery is not installed
+    pass
+else:
+    __all__ += ["CeleryBackend", "create_celery_task"]

@@ -57,10 +57,7 @@ class PlanHandle(pydantic.BaseModel):
         if self.backend == "local":
             return "success"
         if self.backend == "celery":
-            from celery.result import AsyncResult
-
-            result = AsyncResult(self.plan_id, app=self._require_celery())
-            return _CELERY_STATES.get(result.state, "pending")
+            return celery_state(self._require_celery(), self.plan_id)
         if self.backend == "step_functions":
             import boto3
 
@@ -81,7 +78,9 @@ class PlanHandle(pydantic.BaseModel):
         if self.backend == "local":
             raise NotImplementedError("A local plan has finished by the time its handle exists; nothing to cancel")
         if self.backend == "celery":
-            self._require_celery().control.revoke(self.plan_id, terminate=True)
+            from ._celery_runs import RunStore
+
+            RunStore(self._require_celery()).cancel(self.plan_id)
             return
         if self.backend == "step_functions":
             import boto3
@@ -102,3 +101,9 @@ class PlanHandle(pydantic.BaseModel):
         if self._celery_app is None:
             raise RuntimeError("No Celery app configured. Call PlanHandle.configure_celery(app) first.")
         return self._celery_app
+
+
+def celery_state(app, plan_id: str) -> str:
+    """The state of a Celery run, from the result backend, which holds it under the
+    run's id (see backends/celery.py)."""
+    return _CELERY_STATES.get(app.AsyncResult(plan_id).state, "pending")

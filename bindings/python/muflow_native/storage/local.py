@@ -59,6 +59,23 @@ class LocalStorageBackend:
         self._native = _NativeStorage(handle)
 
     @classmethod
+    def within(cls, base: Union[str, Path], prefix: str, allowed_outputs: set[str] = None) -> "LocalStorageBackend":
+        """The directory `prefix` (a node's storage_prefix) under `base`, which the
+        prefix may not leave (see the class)."""
+        storage = cls.__new__(cls)
+        storage._path = Path(base) / prefix
+        storage._allowed_outputs = allowed_outputs
+        flags, allowed = 0, None
+        if allowed_outputs is not None:
+            flags |= _ffi.STORAGE_RESTRICT_OUTPUTS
+            allowed = json.dumps(sorted(allowed_outputs)).encode("ascii")
+        handle = c_void_p()
+        _ffi.check(_ffi.mf_storage_new_in(byref(handle), _encode_path(Path(base)),
+                                          _encode_path(prefix, "storage prefix"), flags, allowed))
+        storage._native = _NativeStorage(handle)
+        return storage
+
+    @classmethod
     def _adopt(cls, handle: c_void_p, path: str) -> "LocalStorageBackend":
         """Wraps a storage the library opened (a running node's)."""
         storage = cls.__new__(cls)
