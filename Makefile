@@ -10,7 +10,7 @@ C_FLAGS := -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude
 CXX_FLAGS := -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude
 APT_PACKAGES := libffi-dev python3-dev valgrind binutils redis-server
 RUNTIME_PIP := pydantic numpy
-TEST_PIP := pytest hypothesis pydantic numpy scipy xarray openpyxl pypdf 'celery[redis]' muflow==0.4.0
+TEST_PIP := pytest hypothesis pydantic numpy scipy xarray openpyxl pypdf 'celery[redis]' muflow==0.4.0 'moto[server]==5.2.5' boto3
 # The suppressions cover only one-time allocations of the Swift runtime (metadata caches,
 # lazy globals), which it keeps until exit by design; a real leak still fails.
 VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=1 --suppressions=$(CURDIR)/tools/valgrind.supp
