@@ -299,6 +299,53 @@ mf_status mf_storage_check_manifests(char **out_json, const char *prefixes_json,
 mf_status mf_storage_write_manifest(mf_storage *storage);
 
 /* ---------------------------------------------------------------------------------
+ * Remote storage: the rules of a node's storage without its bytes
+ * ------------------------------------------------------------------------------- */
+
+/** What a node wrote to a storage whose bytes the caller moves (an object store such
+ *  as S3): the ledger checks every name as mf_storage_save does, lets each be written
+ *  once, records each file's size and SHA-256, and writes the manifest that lists them.
+ *  A writer claims a name (mf_ledger_claim), stores the bytes, then commits them
+ *  (mf_ledger_commit) or gives the name back (mf_ledger_release); it stores
+ *  manifest.json (mf_ledger_manifest) only after every file the manifest lists.
+ *  A ledger locks internally: every function below may be called on the same ledger
+ *  from several threads at once. */
+typedef struct mf_ledger mf_ledger;
+
+/** Makes an empty ledger. flags: MF_STORAGE_RESTRICT_OUTPUTS with allowed_outputs_json
+ *  as for mf_storage_new (an empty array makes it read-only, for a dependency's
+ *  storage); other flags are ignored. Free with mf_ledger_free.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL out, bad JSON). */
+mf_status mf_ledger_new(mf_ledger **out, uint32_t flags, const char *allowed_outputs_json);
+
+/** Releases a ledger. NULL is accepted. */
+void mf_ledger_free(mf_ledger *ledger);
+
+/** Checks `name` and claims it for writing. allow_protected (non-zero) lets the
+ *  executor write `context.json` and `error.json`; tasks pass 0. Errors, as
+ *  mf_storage_save: MF_ERR_INVALID_ARGUMENT (a bad name: empty, absolute, climbing out
+ *  with ".."), MF_ERR_PERMISSION (protected, or not among the allowed outputs),
+ *  MF_ERR_ALREADY_EXISTS (claimed before). On failure nothing is claimed. */
+mf_status mf_ledger_claim(mf_ledger *ledger, const char *name, int allow_protected);
+
+/** Records the `length` bytes stored under a claimed name (its size and SHA-256).
+ *  Errors: MF_ERR_NOT_FOUND (the name is not claimed, or committed already). */
+mf_status mf_ledger_commit(mf_ledger *ledger, const char *name, const void *data, size_t length);
+
+/** Gives back a claimed name whose bytes could not be stored; a committed or unknown
+ *  name is left as it is. Errors: MF_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 name). */
+mf_status mf_ledger_release(mf_ledger *ledger, const char *name);
+
+/** The committed names, as a sorted JSON array (free with mf_string_free). */
+mf_status mf_ledger_written_files(char **out_json, const mf_ledger *ledger);
+
+/** The bytes of manifest.json listing the committed files, exactly as
+ *  mf_storage_write_manifest writes them (`files`, `timestamp` now in UTC, each file's
+ *  size and SHA-256). `*out` is freed with mf_string_free; `*out_len` (if not NULL) is
+ *  its length. */
+mf_status mf_ledger_manifest(char **out, size_t *out_len, const mf_ledger *ledger);
+
+/* ---------------------------------------------------------------------------------
  * Pipelines and plans
  *
  * A registry describes tasks; a pipeline declares steps; mf_pipeline_build compiles
@@ -602,6 +649,38 @@ mf_status mf_plan_is_complete(int *out_complete, const mf_plan *plan, const char
  *  in earlier levels; node order within a level (free with mf_string_free).
  *  Errors: MF_ERR_CYCLE (only for a built plan whose colliding keys made one). */
 mf_status mf_plan_levels(char **out_json, const mf_plan *plan);
+
+/** The plan as an AWS Step Functions state machine (Amazon States Language) whose Task
+ *  states invoke a Lambda function that runs one node. `options_json` is an object:
+ *    "function_arn": str  the Lambda function's ARN (required)
+ *    "bucket": str        the S3 bucket of the nodes' storage (required)
+ *    "layout": "compact" (default) or "levels"
+ *    "comment": str       the definition's Comment (a default names the root key)
+ *  compact: the layout that runs plans. The plan's JSON is stored once at "plan_key"
+ *  (str, required) in the bucket; each invocation's payload is only
+ *  {"bucket", "plan_key", "node": index}; a level of several nodes is one Map state,
+ *  inline over its node indices while the history allows, else a Distributed Map
+ *  reading them from "items_prefix"/level-L.json (default items_prefix:
+ *  plan_key + ".items"); "completed" (array of node indices, optional) lists nodes
+ *  whose results exist: they are left out, and their dependents do not wait for them.
+ *  The definition is refused with MF_ERR_LIMIT when it would exceed one of AWS's
+ *  limits (1 MB definition, 256 KiB state payload, 25,000 history events per
+ *  execution, its worst case counted with every retry); the message names each such
+ *  limit and by how much it is exceeded.
+ *  levels: muflow 0.4.0's layout (a Task state per one-node level, else a Parallel
+ *  state with a branch per node, each node's whole event inlined), over "levels" (an
+ *  array of arrays of node keys; default: the plan's levels). Checked against the
+ *  limits as above unless "check_limits" is false; an empty "levels" gives a null
+ *  definition.
+ *  `*out` (free with mf_string_free; length in `*out_len` if not NULL) is a JSON
+ *  object: "definition" (the definition's JSON text, as a string, to send as it is),
+ *  "definition_bytes", "history_events" (worst case), "largest_payload_bytes",
+ *  "inline_maps", "distributed_maps", "nodes_run", and "item_files": [{"key", "body"}]
+ *  the files to store in the bucket before an execution starts.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (bad options, naming the option), MF_ERR_NOT_FOUND
+ *  (a key in "levels" that names no node), MF_ERR_LIMIT. The plan is immutable: may
+ *  run concurrently on one plan. */
+mf_status mf_plan_state_machine(char **out, size_t *out_len, const mf_plan *plan, const char *options_json);
 
 /* ---------------------------------------------------------------------------------
  * Runs: executing a plan on local storage

@@ -52,7 +52,7 @@ public func mf_storage_new_in(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ ba
     }
 }
 
-private func allowedOutputsArgument(_ flags: UInt32, _ json: UnsafePointer<CChar>?) throws -> Set<String>? {
+func allowedOutputsArgument(_ flags: UInt32, _ json: UnsafePointer<CChar>?) throws -> Set<String>? {
     guard flags & UInt32(MF_STORAGE_RESTRICT_OUTPUTS) != 0 else { return nil }
     guard case .array(let names)? = try optionalJSONArgument(json) else {
         throw invalidArgument("allowed_outputs_json must be a JSON array of names")

@@ -28,6 +28,19 @@ public enum FileNames {
         }
     }
 
+    /// Refuses a name outside `allowedOutputs` (nil allows any, empty allows none: a
+    /// dependency's read-only storage). The executor's own files pass when it writes them.
+    public static func validateAllowed(_ name: String, allowedOutputs: Set<String>?, allowProtected: Bool) throws {
+        guard let allowedOutputs, !(allowProtected && (protected.contains(name) || name == error)) else { return }
+        if allowedOutputs.isEmpty {
+            throw MuflowError(.permission, "Attempted to write '\(name)' to a read-only context")
+        }
+        if !allowedOutputs.contains(name) {
+            let declared = allowedOutputs.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            throw MuflowError(.permission, "Task attempted to write '\(name)' but only [\(declared)] are declared in outputs")
+        }
+    }
+
     /// POSIX `os.path.normpath`: collapses "//", "." and "a/.." without touching the disk.
     public static func normalize(_ path: String) -> String {
         if path.isEmpty { return "." }

@@ -83,7 +83,7 @@ public final class LocalStorage: Sendable {
         try FileNames.validate(name)
         try written.withLock { files in
             try FileNames.validateWritable(name, written: Set(files.keys), allowProtected: allowProtected)
-            try checkAllowed(name, allowProtected: allowProtected)
+            try FileNames.validateAllowed(name, allowedOutputs: allowedOutputs, allowProtected: allowProtected)
             files[name] = Manifest.Entry(size: -1, sha256: "")
         }
         do {
@@ -99,17 +99,6 @@ public final class LocalStorage: Sendable {
         } catch {
             release(name)
             throw error
-        }
-    }
-
-    private func checkAllowed(_ name: String, allowProtected: Bool) throws {
-        guard let allowedOutputs, !(allowProtected && (FileNames.protected.contains(name) || name == FileNames.error)) else { return }
-        if allowedOutputs.isEmpty {
-            throw MuflowError(.permission, "Attempted to write '\(name)' to a read-only context")
-        }
-        if !allowedOutputs.contains(name) {
-            let declared = allowedOutputs.sorted().map { "'\($0)'" }.joined(separator: ", ")
-            throw MuflowError(.permission, "Task attempted to write '\(name)' but only [\(declared)] are declared in outputs")
         }
     }
 

@@ -34,7 +34,7 @@ from .outputs import OutputFile, get_outputs_schema
 from .pipeline import ForEach, Pipeline, Step
 from .plan import TaskNode, TaskPlan
 from .registry import IdentityKey, TaskEntry, register_task
-from .storage import LocalStorageBackend, StorageBackend, compute_prefix, compute_prefixes
+from .storage import LocalStorageBackend, S3StorageBackend, StorageBackend, compute_prefix, compute_prefixes
 from .testing import LocalExecutionResult, run_plan_locally
 
 __version__ = _ffi.mf_version_string().decode("ascii")
@@ -45,6 +45,7 @@ __all__ = [
     "__version__",
     "StorageBackend",
     "LocalStorageBackend",
+    "S3StorageBackend",
     "compute_prefix",
     "compute_prefixes",
     "TaskContext",
@@ -84,6 +85,16 @@ __all__ = [
     "NoOpCompletionCallback",
     "LoggingCompletionCallback",
 ]
+
+try:
+    import boto3 as _boto3  # noqa: F401
+except ImportError:
+    pass
+else:
+    from .backends.step_functions import StepFunctionsBackend, create_lambda_handler
+
+    __all__ += ["StepFunctionsBackend", "create_lambda_handler"]
+    del _boto3
 
 try:
     from .backends import CeleryBackend, create_celery_task  # noqa: F401

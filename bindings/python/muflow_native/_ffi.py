@@ -139,6 +139,13 @@ mf_storage_exists = _declare("mf_storage_exists", c_int, POINTER(c_int), c_void_
 mf_storage_written_files = _declare("mf_storage_written_files", c_int, _out_string, c_void_p)
 mf_storage_is_cached = _declare("mf_storage_is_cached", c_int, c_void_p, c_int)
 mf_storage_write_manifest = _declare("mf_storage_write_manifest", c_int, c_void_p)
+mf_ledger_new = _declare("mf_ledger_new", c_int, POINTER(c_void_p), c_uint32, c_char_p)
+mf_ledger_free = _declare("mf_ledger_free", None, c_void_p)
+mf_ledger_claim = _declare("mf_ledger_claim", c_int, c_void_p, c_char_p, c_int)
+mf_ledger_commit = _declare("mf_ledger_commit", c_int, c_void_p, c_char_p, c_char_p, c_size_t)
+mf_ledger_release = _declare("mf_ledger_release", c_int, c_void_p, c_char_p)
+mf_ledger_written_files = _declare("mf_ledger_written_files", c_int, _out_string, c_void_p)
+mf_ledger_manifest = _declare("mf_ledger_manifest", c_int, _out_string, POINTER(c_size_t), c_void_p)
 
 
 def encode_name(name) -> bytes:
@@ -213,6 +220,7 @@ mf_plan_field_values = _declare("mf_plan_field_values", c_int, _out_string, c_vo
 mf_plan_leaf_nodes = _declare("mf_plan_leaf_nodes", c_int, _out_string, c_void_p)
 mf_plan_dependency_groups = _declare("mf_plan_dependency_groups", c_int, _out_string, c_void_p)
 mf_plan_levels = _declare("mf_plan_levels", c_int, _out_string, c_void_p)
+mf_plan_state_machine = _declare("mf_plan_state_machine", c_int, _out_string, POINTER(c_size_t), c_void_p, c_char_p)
 
 
 def call_returning_bytes(function, *args) -> bytes:

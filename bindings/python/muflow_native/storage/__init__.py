@@ -9,11 +9,13 @@ from .base import (
     validate_writable,
 )
 from .local import LocalStorageBackend
+from .s3 import S3StorageBackend
 
 __all__ = [
     "PROTECTED_FILES",
     "StorageBackend",
     "LocalStorageBackend",
+    "S3StorageBackend",
     "compute_prefix",
     "compute_prefixes",
     "validate_filename",

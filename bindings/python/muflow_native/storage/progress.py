@@ -50,28 +50,79 @@ class LocalProgressChecker:
 
 
 class S3ProgressChecker:
-    """Checks `{prefix}/manifest.json` in an S3 bucket, one HEAD request per prefix."""
+    """Checks `{prefix}/manifest.json` in an S3 bucket, concurrently: prefixes that share
+    a parent (a task's nodes) are found with ListObjectsV2 over the key range they span,
+    a few pages for a thousand nodes; the rest with one HEAD request each, on a bounded
+    pool of threads."""
 
-    def __init__(self, bucket: str):
+    #: A parent holding at least this many of the prefixes is listed rather than probed.
+    LIST_THRESHOLD = 8
+    #: Requests in flight at once.
+    MAX_WORKERS = 16
+
+    def __init__(self, bucket: str, s3_client=None):
         self._bucket = bucket
+        self._s3 = s3_client
+
+    def _client(self):
+        if self._s3 is None:
+            from .s3 import default_s3_client
+
+            self._s3 = default_s3_client()
+        return self._s3
 
     def completed_prefixes(self, prefixes: list[str]) -> set[str]:
-        try:
-            import boto3
-            from botocore.exceptions import ClientError
-        except ImportError as exc:
-            raise ImportError("boto3 is required for S3ProgressChecker: pip install boto3") from exc
-        client = boto3.client("s3")
-        done = set()
-        for prefix in prefixes:
-            try:
-                client.head_object(Bucket=self._bucket, Key=f"{prefix}/manifest.json")
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
-                    continue
-                raise
-            done.add(prefix)
+        import concurrent.futures
+
+        by_parent: dict[str, list[str]] = {}
+        for prefix in dict.fromkeys(prefixes):
+            by_parent.setdefault(prefix.rpartition("/")[0], []).append(prefix)
+        client = self._client()
+        jobs = []
+        for parent, group in by_parent.items():
+            if len(group) >= self.LIST_THRESHOLD and parent:
+                jobs.append((self._listed, client, parent, group))
+            else:
+                jobs.extend((self._probed, client, prefix) for prefix in group)
+        if len(jobs) == 1:
+            return set(jobs[0][0](*jobs[0][1:]))
+        done: set[str] = set()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.MAX_WORKERS, len(jobs) or 1)) as pool:
+            for found in pool.map(lambda job: job[0](*job[1:]), jobs):
+                done.update(found)
         return done
+
+    def _probed(self, client, prefix: str) -> list[str]:
+        from .s3 import is_missing
+
+        try:
+            client.head_object(Bucket=self._bucket, Key=f"{prefix}/manifest.json")
+        except Exception as exc:
+            if is_missing(exc):
+                return []
+            raise
+        return [prefix]
+
+    def _listed(self, client, parent: str, group: list[str]) -> list[str]:
+        """The prefixes of `group` (all directly under `parent`) holding a manifest,
+        listing only the keys between the first and the last of them (S3 lists keys in
+        the order of their UTF-8 bytes)."""
+        wanted = {f"{prefix}/manifest.json": prefix for prefix in group}
+        ordered = sorted(group, key=lambda p: p.encode("utf-8"))
+        first, last = ordered[0].encode("utf-8"), f"{ordered[-1]}/manifest.json".encode("utf-8")
+        found = []
+        request = {"Bucket": self._bucket, "Prefix": parent + "/", "StartAfter": first.decode("utf-8")}
+        while True:
+            page = client.list_objects_v2(**request)
+            for item in page.get("Contents", ()):
+                key = item["Key"]
+                if key in wanted:
+                    found.append(wanted[key])
+                if key.encode("utf-8") >= last:
+                    return found
+            if not page.get("IsTruncated"):
+                return found
+            request["ContinuationToken"] = page["NextContinuationToken"]
 
     def to_config(self) -> dict:
         return {"bucket": self._bucket}

@@ -1,0 +1,165 @@
+"""S3 storage: a node's files under a key prefix in a bucket.
+
+The rules (names, write-once, files reserved to the executor, read-only dependency
+storage, the manifest's bytes with each file's size and SHA-256) are the native core's,
+kept by a ledger (mf_ledger in muflow.h); boto3 only moves the bytes."""
+
+from __future__ import annotations
+
+import io
+import json
+from ctypes import byref, c_void_p
+from typing import IO, Any, Optional
+
+from .. import _ffi
+from .._handles import NativeHandle
+from .base import compute_prefix, validate_filename
+
+_WRITE_MODES = frozenset("wax+")
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+class _NativeLedger(NativeHandle):
+    _free = _ffi.mf_ledger_free
+    __slots__ = ()
+
+
+def default_s3_client():
+    try:
+        import boto3
+    except ImportError as exc:
+        raise ImportError("boto3 is required for S3 storage: pip install boto3") from exc
+    return boto3.client("s3")
+
+
+def is_missing(exc: Exception) -> bool:
+    """True for the ClientError S3 answers for an absent key."""
+    response = getattr(exc, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") in _MISSING
+
+
+class S3StorageBackend:
+    """A node's files at ``s3://{bucket}/{storage_prefix}/{name}``.
+
+    With `hash_dict`, the prefix is ``compute_prefix(hash_dict, base_prefix,
+    identity_keys)``, as in muflow. Files are written once each; ``context.json`` and
+    ``manifest.json`` are reserved for the executor; ``manifest.json`` is stored after
+    every file it lists and records each one's size and SHA-256. `allowed_outputs`
+    (keyword only) restricts the names a task may write; an empty set makes the storage
+    read-only, as a dependency's is.
+    """
+
+    def __init__(
+        self,
+        storage_prefix: str = "",
+        bucket: str = "",
+        s3_client=None,
+        hash_dict: dict = None,
+        base_prefix: str = "muflow",
+        identity_keys: list[str] = None,
+        *,
+        allowed_outputs: Optional[set[str]] = None,
+    ):
+        self._prefix = storage_prefix if hash_dict is None else compute_prefix(hash_dict, base_prefix, identity_keys)
+        self._bucket = bucket
+        self._s3 = s3_client if s3_client is not None else default_s3_client()
+        flags, allowed = 0, None
+        if allowed_outputs is not None:
+            flags = _ffi.STORAGE_RESTRICT_OUTPUTS
+            allowed = json.dumps(sorted(allowed_outputs)).encode("utf-8")
+        handle = c_void_p()
+        _ffi.check(_ffi.mf_ledger_new(byref(handle), flags, allowed))
+        self._ledger = _NativeLedger(handle)
+
+    @property
+    def storage_prefix(self) -> str:
+        return self._prefix
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    @property
+    def written_files(self) -> frozenset[str]:
+        return frozenset(json.loads(_ffi.call_returning_string(_ffi.mf_ledger_written_files, self._ledger)))
+
+    def _key(self, filename: str) -> str:
+        return f"{self._prefix}/{filename}"
+
+    # -- Writing ----------------------------------------------------------------------
+
+    def _store(self, filename: str, data: bytes, content_type: Optional[str] = None,
+               allow_protected: bool = False) -> None:
+        name = _ffi.encode_name(filename)
+        _ffi.check(_ffi.mf_ledger_claim(self._ledger, name, int(allow_protected)))
+        try:
+            extra = {"ContentType": content_type} if content_type else {}
+            self._s3.put_object(Bucket=self._bucket, Key=self._key(filename), Body=data, **extra)
+        except BaseException:
+            _ffi.mf_ledger_release(self._ledger, name)
+            raise
+        _ffi.check(_ffi.mf_ledger_commit(self._ledger, name, data, len(data)))
+
+    def save_file(self, filename: str, data: bytes) -> None:
+        self._store(filename, bytes(data))
+
+    def save_text(self, filename: str, data: str, encoding: str = "utf-8") -> None:
+        self._store(filename, data.encode(encoding), "text/plain")
+
+    def save_json(self, filename: str, data: Any, allow_protected: bool = False) -> None:
+        from ..io.json import dumps_json
+
+        self._store(filename, dumps_json(data, indent=2).encode("utf-8"), "application/json", allow_protected)
+
+    def save_xarray(self, filename: str, dataset) -> None:
+        from ..io.xarray import save_xarray_to_bytes
+
+        validate_filename(filename)
+        self._store(filename, save_xarray_to_bytes(dataset), "application/x-netcdf")
+
+    # -- Reading ----------------------------------------------------------------------
+
+    def read_file(self, filename: str) -> bytes:
+        validate_filename(filename)
+        return self._s3.get_object(Bucket=self._bucket, Key=self._key(filename))["Body"].read()
+
+    def open_file(self, filename: str, mode: str = "r") -> IO:
+        validate_filename(filename)
+        if _WRITE_MODES.intersection(mode):
+            raise ValueError("open_file is read-only. Use save_file() or save_text() to write files.")
+        raw = self.read_file(filename)
+        return io.BytesIO(raw) if "b" in mode else io.StringIO(raw.decode("utf-8"))
+
+    def read_json(self, filename: str) -> Any:
+        from ..io.json import loads_json
+
+        return loads_json(self.read_file(filename).decode("utf-8"))
+
+    def read_xarray(self, filename: str):
+        from ..io.xarray import load_xarray_from_bytes
+
+        return load_xarray_from_bytes(self.read_file(filename))
+
+    def exists(self, filename: str) -> bool:
+        """One HEAD request."""
+        validate_filename(filename)
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=self._key(filename))
+        except Exception as exc:
+            if is_missing(exc):
+                return False
+            raise
+        return True
+
+    # -- Node state -------------------------------------------------------------------
+
+    def is_cached(self) -> bool:
+        """True when manifest.json exists (one HEAD request; muflow's rule)."""
+        return self.exists("manifest.json")
+
+    def write_manifest(self) -> None:
+        """Stores manifest.json, listing every file stored through this backend; call it
+        after they are all stored (put_object returns once an object is durable)."""
+        body = _ffi.call_returning_bytes(_ffi.mf_ledger_manifest, self._ledger)
+        self._s3.put_object(Bucket=self._bucket, Key=self._key("manifest.json"), Body=body,
+                            ContentType="application/json")

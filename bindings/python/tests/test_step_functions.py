@@ -1,0 +1,251 @@
+"""Step Functions + Lambda on moto's server: executions run by moto's state machine
+executor, each Lambda invocation routed in-process to create_lambda_handler (see
+aws_support), results in moto's S3."""
+
+import json
+import threading
+import uuid
+
+import pytest
+
+import muflow_native as mf
+from muflow_native.backends.step_functions import StepFunctionsBackend, create_lambda_handler, state_machine
+from muflow_native.examples import ml_task
+from muflow_native.registry import TaskEntry
+from muflow_native.storage.s3 import S3StorageBackend
+
+from aws_support import MotoServer, lambda_routed_to, make_lambda_function, wait_for_execution
+from seed_pipelines import ml_pipeline
+
+ML_TASKS = {entry.name: entry for entry in (
+    TaskEntry(name="ml.compute_features", fn=ml_task.compute_features),
+    TaskEntry(name="ml.train_model", fn=ml_task.train_model),
+    TaskEntry(name="ml.loo_cv", fn=ml_task.loo_cv),
+    TaskEntry(name="ml.generate_report", fn=ml_task.generate_report),
+)}
+
+
+def _square(context):
+    context.save_json("square.json", {"value": context.kwargs["x"] ** 2})
+
+
+def _total(context):
+    total = sum(context.dependency(key).read_json("square.json")["value"] for key in context.dependency_keys())
+    context.save_json("total.json", {"total": total})
+
+
+def _fail(context):
+    context.save_text("partial.txt", "written before failing")
+    raise ValueError("deliberate failure in the task")
+
+
+_release = threading.Event()
+
+
+def _wait(context):
+    _release.wait(60)
+    context.save_text("done.txt", "x")
+
+
+TASKS = {**ML_TASKS, **{entry.name: entry for entry in (
+    TaskEntry(name="t.square", fn=_square), TaskEntry(name="t.total", fn=_total),
+    TaskEntry(name="t.fail", fn=_fail), TaskEntry(name="t.wait", fn=_wait),
+)}}
+
+
+def fan_out(count: int, task: str = "t.square"):
+    return mf.Pipeline(name="t.fan", steps={
+        "squares": mf.ForEach(task=task, over=lambda s, k: [{"x": i} for i in range(k["n"])]),
+        "total": mf.Step(task="t.total", after=["squares"]),
+    }).build_plan("fan:1", {"n": count})
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def aws(server):
+    s3, sfn = server.client("s3"), server.client("stepfunctions")
+    function, role = make_lambda_function(server)
+    return s3, sfn, function, role
+
+
+@pytest.fixture
+def bucket(aws):
+    name = f"b-{uuid.uuid4().hex[:12]}"
+    aws[0].create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def backend(aws, bucket):
+    s3, sfn, function, role = aws
+    # A prefix of its own per test: the state machine is named after the root key.
+    return StepFunctionsBackend(function, bucket, role, state_machine_prefix=f"t{uuid.uuid4().hex[:8]}",
+                                sfn_client=sfn, s3_client=s3)
+
+
+@pytest.fixture
+def routed(aws):
+    with lambda_routed_to(create_lambda_handler(TASKS, s3_client=aws[0])) as seen:
+        yield seen
+
+
+def run(backend, plan, aws):
+    handle = backend.submit_plan(plan)
+    return handle, wait_for_execution(aws[1], handle.plan_id)
+
+
+def test_ml_pipeline_succeeds_with_every_output_in_s3(aws, bucket, backend, routed):
+    s3 = aws[0]
+    plan = ml_pipeline(mf).build_plan("experiment:1", {"datasets": ["dataset_a", "dataset_b", "dataset_c"]})
+    handle, execution = run(backend, plan, aws)
+    assert execution["status"] == "SUCCEEDED", execution
+    assert handle.backend == "step_functions" and handle.plan_id == execution["executionArn"]
+    assert backend.get_plan_state(handle.plan_id) == "success"
+    assert len(routed) == len(plan.nodes) == 11
+    assert all(set(event) == {"bucket", "plan_key", "node"} for event in routed.events)
+    for node in plan.nodes.values():
+        storage = S3StorageBackend(node.storage_prefix, bucket, s3)
+        assert storage.is_cached(), node.key
+        manifest = json.loads(storage.read_file("manifest.json"))
+        for name in manifest["files"]:
+            assert len(storage.read_file(name)) == manifest["file_sizes"][name]
+    progress = handle.get_progress()
+    assert progress.is_complete and progress.total == 11
+    assert mf.PlanHandle.from_json(handle.to_json()).get_progress().completed == 11
+
+
+def test_failing_task_gives_failed_and_error_json(aws, bucket, backend, routed):
+    plan = fan_out(2, task="t.fail")
+    handle, execution = run(backend, plan, aws)
+    assert execution["status"] == "FAILED"
+    assert backend.get_plan_state(handle.plan_id) == "failure"
+    failed = [n for n in plan.nodes.values() if n.function == "t.fail"]
+    for node in failed:
+        storage = S3StorageBackend(node.storage_prefix, bucket, aws[0])
+        error = json.loads(storage.read_file("error.json"))
+        assert error["error_message"] == "deliberate failure in the task"
+        assert "ValueError" in error["error_traceback"]
+        assert error["partial_manifest"] == {"files": ["context.json", "partial.txt"]}
+        assert not storage.is_cached()
+    assert not handle.get_progress().node_breakdown[plan.root_key]
+
+
+def test_resubmission_skips_cached_nodes(aws, bucket, backend, routed):
+    s3 = aws[0]
+    plan = fan_out(5)
+    assert run(backend, plan, aws)[1]["status"] == "SUCCEEDED"
+    assert len(routed) == 6
+    # Everything cached: no Lambda runs.
+    _, again = run(backend, plan, aws)
+    assert again["status"] == "SUCCEEDED"
+    assert len(routed) == 6
+    # One node's manifest gone: only it runs; its cached dependent does not wait for it.
+    redo = next(n for n in plan.nodes.values() if n.function == "t.square")
+    s3.delete_object(Bucket=bucket, Key=f"{redo.storage_prefix}/manifest.json")
+    _, third = run(backend, plan, aws)
+    assert third["status"] == "SUCCEEDED"
+    assert [e["node"] for e in routed.events[6:]] == [plan._index[redo.key]]
+    assert S3StorageBackend(redo.storage_prefix, bucket, s3).is_cached()
+
+
+def test_two_hundred_node_fan_out_runs_through_a_map_state(aws, bucket, backend, routed):
+    s3 = aws[0]
+    plan = fan_out(200)
+    machine = state_machine(plan, {"function_arn": "arn:f", "bucket": bucket, "plan_key": "k"})
+    definition = json.loads(machine["definition"])
+    maps = [s for s in definition["States"].values() if s["Type"] == "Map"]
+    assert len(maps) == 1 and machine["inline_maps"] == 1
+    handle, execution = run(backend, plan, aws)
+    assert execution["status"] == "SUCCEEDED", execution
+    assert len(routed) == 201
+    total = next(n for n in plan.nodes.values() if n.function == "t.total")
+    result = json.loads(S3StorageBackend(total.storage_prefix, bucket, s3).read_file("total.json"))
+    assert result == {"total": sum(i * i for i in range(200))}
+    assert handle.get_progress().completed == 201
+
+
+def test_plan_over_a_limit_is_refused_before_anything_is_created(aws, bucket, backend, routed):
+    s3, sfn = aws[0], aws[1]
+    steps = {f"s{i}": mf.Step(task="t.square", after=[f"s{i - 1}"] if i else None,
+                              kwargs_map=lambda s, k, i=i: {"x": i}) for i in range(1800)}
+    plan = mf.Pipeline(name="t.chain", steps=steps).build_plan("chain:1", {})
+    machines_before = sfn.list_state_machines()["stateMachines"]
+    with pytest.raises(ValueError) as refused:
+        backend.submit_plan(plan)
+    message = str(refused.value)
+    assert "worst-case execution history is 25,202 events" in message
+    assert "over the 25,000-event history limit by 202 events" in message
+    assert sfn.list_state_machines()["stateMachines"] == machines_before
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+    assert len(routed) == 0
+
+
+def test_cancel_plan_stops_the_execution(aws, bucket, backend, routed):
+    _release.clear()
+    plan = fan_out(1, task="t.wait")
+    handle = backend.submit_plan(plan)
+    try:
+        backend.cancel_plan(handle.plan_id)
+        assert wait_for_execution(aws[1], handle.plan_id)["status"] == "ABORTED"
+        assert handle.get_state() == "failure"
+    finally:
+        _release.set()
+
+
+def test_handler_takes_muflows_event(aws, bucket):
+    s3 = aws[0]
+    handler = create_lambda_handler(TASKS, s3_client=s3)
+    S3StorageBackend("muflow/t.square/dep", bucket, s3).save_json("square.json", {"value": 9})
+    event = {"task_name": "t.total", "kwargs": {}, "storage_prefix": "muflow/t.total/x",
+             "dependency_prefixes": {"squares:0": "muflow/t.square/dep"}, "bucket": bucket, "node_key": "k1"}
+    assert handler(event, None) == {"status": "success", "node_key": "k1"}
+    assert json.loads(S3StorageBackend("muflow/t.total/x", bucket, s3).read_file("total.json")) == {"total": 9}
+    with pytest.raises(ValueError, match="Unknown task: 't.nope'"):
+        handler({**event, "task_name": "t.nope"}, None)
+    with pytest.raises(RuntimeError, match="deliberate failure"):
+        handler({**event, "task_name": "t.fail", "storage_prefix": "muflow/t.fail/y"}, None)
+
+
+def test_dependency_storage_is_read_only_in_the_handler(aws, bucket):
+    s3 = aws[0]
+
+    def vandal(context):
+        context.dependency("squares:0").save_text("planted.txt", "x")
+
+    handler = create_lambda_handler({"t.vandal": TaskEntry(name="t.vandal", fn=vandal)}, s3_client=s3)
+    event = {"task_name": "t.vandal", "kwargs": {}, "storage_prefix": "muflow/t.vandal/x",
+             "dependency_prefixes": {"squares:0": "muflow/t.square/dep"}, "bucket": bucket, "node_key": "k"}
+    with pytest.raises(RuntimeError, match="read-only"):
+        handler(event, None)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="muflow/t.square/")
+
+
+def test_compatibility_views_match_muflow():
+    import muflow
+    from muflow.backends.step_functions import StepFunctionsBackend as TheirBackend
+
+    class NoClient:
+        pass
+
+    args = ("arn:aws:lambda:us-east-1:123456789012:function:w", "bucket", "arn:aws:iam::123456789012:role/r")
+    ours = StepFunctionsBackend(*args, sfn_client=NoClient(), s3_client=NoClient())
+    theirs = TheirBackend(*args, sfn_client=NoClient())
+    kwargs = {"datasets": ["a", "b", "c"]}
+    our_plan = ml_pipeline(mf).build_plan("experiment:1", kwargs)
+    their_plan = ml_pipeline(muflow).build_plan("experiment:1", kwargs)
+    our_levels = ours._compute_levels(our_plan)
+    their_levels = theirs._compute_levels(their_plan)
+    assert [sorted(n.key for n in level) for level in our_levels] == \
+        [sorted(n.key for n in level) for level in their_levels]
+    # The same levels, in the same order, give the same definition.
+    ordered = [[their_plan.nodes[n.key] for n in level] for level in our_levels]
+    assert ours._build_asl(our_levels, our_plan) == theirs._build_asl(ordered, their_plan)
+    assert ours._build_asl([], our_plan) is None
+    for root in (our_plan.root_key, "muflow/x.y/ab:cd!", "plain", "a/" + "z" * 100):
+        assert ours._state_machine_name(root) == theirs._state_machine_name(root)
