@@ -102,12 +102,18 @@ class Worker:
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, app, timeout: float = 60) -> None:
+        import redis
+        from kombu.exceptions import OperationalError
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"celery worker exited with {self.process.returncode}; see {self.output.name}")
-            if app.control.ping(destination=[self.name], timeout=0.5):
-                return
+            try:
+                if app.control.ping(destination=[self.name], timeout=0.5):
+                    return
+            except (redis.ConnectionError, OperationalError, OSError):  # an old connection, after a Redis restart
+                time.sleep(0.1)
         raise RuntimeError(f"celery worker {self.name} did not answer within {timeout} s; see {self.output.name}")
 
     def kill(self) -> None:

@@ -22,12 +22,18 @@ app.conf.update(
 )
 
 
+def where(storage) -> str:
+    """A node's storage as the tests name it: its directory, or bucket/prefix."""
+    bucket = getattr(storage, "bucket", None)
+    return f"{bucket}/{storage.storage_prefix}" if bucket else storage.storage_prefix
+
+
 def _log_run(context) -> None:
-    """Appends this node's prefix to MUFLOW_TEST_LOG, one line per execution."""
+    """Appends where this node writes to MUFLOW_TEST_LOG, one line per execution."""
     log = os.environ.get("MUFLOW_TEST_LOG")
     if log:
         with open(log, "a") as f:
-            f.write(context.storage_prefix + "\n")
+            f.write(where(context.storage) + "\n")
 
 
 @muflow_native.register_task("celery_test.noop")
@@ -68,6 +74,13 @@ def flaky(context):
     if os.path.exists(context.kwargs["fail_while"]):
         raise ValueError("told to fail")
     context.save_json("value.json", {"ok": True})
+
+
+@muflow_native.register_task("celery_test.mixed", queue="mixed")
+def mixed(context):
+    """Served by muflow's workers and ours alike (see celery_muflow_worker_app)."""
+    time.sleep(0.1)
+    context.save_json("value.json", {"kwargs": dict(context.kwargs), "by": "muflow_native"})
 
 
 @app.task(name="celery_test.completed")

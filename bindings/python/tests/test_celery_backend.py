@@ -1,9 +1,9 @@
 """CeleryBackend on a real redis-server and real celery workers (threads and prefork
-pools), in level mode (muflow's) and dependency mode, with a shared directory as
-storage.
+pools), in level mode (muflow's) and dependency mode, on a shared directory and on S3
+through moto's server over HTTP.
 
-One Redis and one worker per pool serve the module; tests that kill or restart
-something start their own."""
+One Redis, one moto server and one worker per pool serve the module; tests that kill
+or restart something start their own."""
 
 import importlib
 import json
@@ -29,6 +29,82 @@ ENDED = ("success", "failure")
 
 
 @pytest.fixture(scope="module")
+def moto_server():
+    from aws_support import MotoServer
+
+    server = MotoServer().start()  # sets AWS_ENDPOINT_URL, which the workers inherit
+    yield server
+    server.stop()
+
+
+class SharedDirectory:
+    """Storage in a directory every worker sees."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def backend(self, app, mode: str):
+        return mf.CeleryBackend(app, shared_directory=str(self.path), mode=mode)
+
+    def where(self, prefix: str) -> str:
+        return str(self.path / prefix)
+
+    def exists(self, prefix: str, name: str) -> bool:
+        return (self.path / prefix / name).exists()
+
+    def read(self, prefix: str, name: str) -> bytes:
+        return (self.path / prefix / name).read_bytes()
+
+    def touched(self, prefix: str) -> bool:
+        return (self.path / prefix).exists()
+
+    def stamp(self, prefix: str, name: str):
+        return (self.path / prefix / name).stat().st_mtime_ns
+
+
+class Bucket:
+    """Storage in an S3 bucket of moto's server."""
+
+    def __init__(self, client, name: str):
+        self.client, self.name = client, name
+        client.create_bucket(Bucket=name)
+
+    def backend(self, app, mode: str):
+        return mf.CeleryBackend(app, self.name, mode=mode)
+
+    def where(self, prefix: str) -> str:
+        return f"{self.name}/{prefix}"
+
+    def exists(self, prefix: str, name: str) -> bool:
+        return self.client.list_objects_v2(Bucket=self.name, Prefix=f"{prefix}/{name}")["KeyCount"] > 0
+
+    def read(self, prefix: str, name: str) -> bytes:
+        return self.client.get_object(Bucket=self.name, Key=f"{prefix}/{name}")["Body"].read()
+
+    def touched(self, prefix: str) -> bool:
+        return self.client.list_objects_v2(Bucket=self.name, Prefix=f"{prefix}/")["KeyCount"] > 0
+
+    def stamp(self, prefix: str, name: str):
+        return self.client.head_object(Bucket=self.name, Key=f"{prefix}/{name}")["ETag"] + \
+            str(self.client.head_object(Bucket=self.name, Key=f"{prefix}/{name}")["LastModified"])
+
+
+_buckets = iter(range(10**6))
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path, moto_server):
+    if request.param == "local":
+        return SharedDirectory(tmp_path / "shared")
+    return Bucket(moto_server.client("s3"), f"celery-test-{next(_buckets)}")
+
+
+@pytest.fixture
+def local_store(tmp_path):
+    return SharedDirectory(tmp_path / "shared")
+
+
+@pytest.fixture(scope="module")
 def redis_server():
     server = RedisServer()
     yield server
@@ -51,7 +127,7 @@ def run_log(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", params=["threads", "prefork"])
-def worker(request, redis_server, app, run_log, tmp_path_factory):
+def worker(request, redis_server, moto_server, app, run_log, tmp_path_factory):
     os.environ["MUFLOW_TEST_WORKER_LOGS"] = str(tmp_path_factory.mktemp("worker-logs"))
     process = Worker(redis_server.url, pool=request.param, log=str(run_log))
     try:
@@ -61,11 +137,12 @@ def worker(request, redis_server, app, run_log, tmp_path_factory):
         process.stop()
 
 
-def executions(run_log: Path, under: Path) -> list[str]:
-    """The node directories under `under` whose task ran, once per execution."""
+def executions(run_log: Path, store) -> list[str]:
+    """Where the nodes of `store` whose task ran write, once per execution."""
     if not run_log.exists():
         return []
-    return [line for line in run_log.read_text().splitlines() if line.startswith(str(under))]
+    mark = store.where("")
+    return [line for line in run_log.read_text().splitlines() if line.startswith(mark)]
 
 
 def wait_ended(handle, timeout: float = 120) -> str:
@@ -97,34 +174,37 @@ def chain_pipeline():
     })
 
 
-def manifests(base: Path, handle) -> dict[str, bool]:
-    return {key: (base / prefix / "manifest.json").exists() for key, prefix in handle.node_prefixes.items()}
+def manifests(store, handle) -> dict[str, bool]:
+    return {key: store.exists(prefix, "manifest.json") for key, prefix in handle.node_prefixes.items()}
 
 
 # -- Plans run to the end -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_one_node(worker, app, tmp_path, run_log, mode):
-    backend = mf.CeleryBackend(app, shared_directory=str(tmp_path), mode=mode)
+def test_one_node(worker, app, store, run_log, mode):
+    backend = store.backend(app, mode)
     plan = single_pipeline().build_plan("subject:1", {"x": 1})
     assert len(plan.nodes) == 1
     handle = backend.submit_plan(plan)
-    assert (handle.backend, handle.storage_type, handle.storage_config) == ("celery", "local", {"path": str(tmp_path)})
+    if isinstance(store, Bucket):
+        assert (handle.backend, handle.storage_type, handle.storage_config) == ("celery", "s3", {"bucket": store.name})
+    else:
+        assert (handle.backend, handle.storage_type, handle.storage_config) == \
+            ("celery", "local", {"path": str(store.path)})
     assert wait_ended(handle) == "success"
     assert backend.get_plan_state(handle.plan_id) == "success"
     node = plan.nodes[plan.root_key]
-    value = json.loads((tmp_path / node.storage_prefix / "value.json").read_text())
-    assert value == {"kwargs": {"x": 1}, "inputs": {}}
+    assert json.loads(store.read(node.storage_prefix, "value.json")) == {"kwargs": {"x": 1}, "inputs": {}}
     assert handle.get_progress().is_complete
-    assert executions(run_log, tmp_path) == [str(tmp_path / node.storage_prefix)]
+    assert executions(run_log, store) == [store.where(node.storage_prefix)]
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_ml_pipeline_outputs_match_a_local_run(worker, app, tmp_path, mode):
+def test_ml_pipeline_outputs_match_a_local_run(worker, app, store, tmp_path, mode):
     plan = ml_pipeline(mf).build_plan("experiment:1", {"datasets": ["dataset_a", "dataset_b", "dataset_c"]})
     assert len(plan.nodes) == 11
-    handle = mf.CeleryBackend(app, shared_directory=str(tmp_path / "celery"), mode=mode).submit_plan(plan)
+    handle = store.backend(app, mode).submit_plan(plan)
     assert wait_ended(handle) == "success"
     local = tmp_path / "local"
     local.mkdir()
@@ -136,31 +216,30 @@ def test_ml_pipeline_outputs_match_a_local_run(worker, app, tmp_path, mode):
         os.chdir(cwd)
     compared = 0
     for node in plan.nodes.values():
-        ours, theirs = tmp_path / "celery" / node.storage_prefix, local / node.storage_prefix
-        assert (ours / "manifest.json").exists()
-        names = {p.name for p in theirs.iterdir()} - {"manifest.json"}
-        assert {p.name for p in ours.iterdir()} - {"manifest.json"} == names
-        for name in names - {"context.json"}:
-            assert (ours / name).read_bytes() == (theirs / name).read_bytes(), (node.function, name)
-            compared += 1
+        assert store.exists(node.storage_prefix, "manifest.json")
+        for path in (local / node.storage_prefix).iterdir():
+            if path.name not in ("manifest.json", "context.json"):
+                assert store.read(node.storage_prefix, path.name) == path.read_bytes(), (node.function, path.name)
+                compared += 1
     assert compared >= 10
     assert handle.get_progress().completed == 11
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_thousand_nodes(worker, app, tmp_path, mode):
+@pytest.mark.parametrize("mode, where", [("levels", "local"), ("dependencies", "local"), ("dependencies", "s3")])
+def test_thousand_nodes(worker, app, tmp_path, moto_server, mode, where):
+    store = SharedDirectory(tmp_path) if where == "local" else Bucket(moto_server.client("s3"), f"thousand-{mode}")
     plan = fan_pipeline().build_plan("subject:1", {"n": 999})
     assert len(plan.nodes) == 1000
-    backend = mf.CeleryBackend(app, shared_directory=str(tmp_path), mode=mode)
+    backend = store.backend(app, mode)
     handle = backend.submit_plan(plan)
     assert wait_ended(handle, timeout=300) == "success"
-    assert all(manifests(tmp_path, handle).values())
     assert handle.get_progress().completed == 1000
     # Submitted again: everything is cached; dependency mode queues nothing at all.
+    pushes = app.backend.client.info("commandstats").get("cmdstat_lpush", {}).get("calls", 0)
     again = backend.submit_plan(plan)
     if mode == "dependencies":
         assert again.get_state() == "success"
-        assert app.backend.client.llen("default") == 0
+        assert app.backend.client.info("commandstats").get("cmdstat_lpush", {}).get("calls", 0) == pushes
     assert wait_ended(again) == "success"
 
 
@@ -168,34 +247,33 @@ def test_thousand_nodes(worker, app, tmp_path, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_failure_then_resubmission_runs_only_what_failed(worker, app, tmp_path, run_log, mode):
+def test_failure_then_resubmission_runs_only_what_failed(worker, app, store, tmp_path, run_log, mode):
     flag = tmp_path / "fail"
     flag.write_text("")
-    shared = tmp_path / "shared"
     plan = chain_pipeline().build_plan("subject:1", {"fail_while": str(flag)})
-    backend = mf.CeleryBackend(app, shared_directory=str(shared), mode=mode)
+    backend = store.backend(app, mode)
     handle = backend.submit_plan(plan)
     assert wait_ended(handle) == "failure"
     by_function = {}
     for node in plan.nodes.values():
         by_function.setdefault(node.function, []).append(node)
     (flaky,) = by_function["celery_test.flaky"]
-    error = json.loads((shared / flaky.storage_prefix / "error.json").read_text())
+    error = json.loads(store.read(flaky.storage_prefix, "error.json"))
     assert error["error_message"] == "told to fail"
     assert error["partial_manifest"] == {"files": ["context.json", "partial.txt"]}
     (after,) = by_function["celery_test.sleep"]
-    assert after.depends_on == [flaky.key] and not (shared / after.storage_prefix).exists()
+    assert after.depends_on == [flaky.key] and not store.touched(after.storage_prefix)
     first = [n for n in by_function["celery_test.record"] if "i" in n.kwargs]
-    assert all((shared / n.storage_prefix / "manifest.json").exists() for n in first)
-    ran_before = executions(run_log, shared)
+    assert all(store.exists(n.storage_prefix, "manifest.json") for n in first)
+    ran_before = executions(run_log, store)
 
     flag.unlink()
     handle = backend.submit_plan(plan)
     assert wait_ended(handle) == "success"
-    ran_again = executions(run_log, shared)[len(ran_before):]
-    assert str(shared / flaky.storage_prefix) in ran_again
-    assert not {str(shared / n.storage_prefix) for n in first} & set(ran_again)
-    assert all(manifests(shared, handle).values())
+    ran_again = executions(run_log, store)[len(ran_before):]
+    assert store.where(flaky.storage_prefix) in ran_again
+    assert not {store.where(n.storage_prefix) for n in first} & set(ran_again)
+    assert all(manifests(store, handle).values())
 
 
 def test_unknown_task_fails_the_plan_with_a_value_error(worker, app, tmp_path):
@@ -259,12 +337,11 @@ def probe(redis_server):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_state_from_another_process(worker, app, redis_server, tmp_path, run_log, probe, mode):
+def test_state_from_another_process(worker, app, redis_server, local_store, tmp_path, run_log, probe, mode):
     """Nodes of queue "isolated" wait for a worker of their own: pending, then running,
     then success; a failing plan; a cancelled plan, whose nodes never run."""
-    shared = tmp_path / "shared"
     plan = slow_pipeline().build_plan("subject:1", {"seconds": 1.5})
-    backend = mf.CeleryBackend(app, shared_directory=str(shared), mode=mode)
+    backend = local_store.backend(app, mode)
     handle = backend.submit_plan(plan)
     time.sleep(0.5)
     assert probe(handle) == "pending"
@@ -290,14 +367,14 @@ def test_state_from_another_process(worker, app, redis_server, tmp_path, run_log
     assert probe(cancelled) == "pending"
     assert probe(cancelled, "cancel") == "cancelled"
     assert probe(cancelled) == "failure"
-    before = executions(run_log, shared)
+    before = executions(run_log, local_store)
     isolated = Worker(redis_server.url, pool=worker_pool(worker), log=str(run_log), queues="isolated")
     try:
         isolated.wait_ready(app)
         time.sleep(1.0)
     finally:
         isolated.stop()
-    assert executions(run_log, shared) == before
+    assert executions(run_log, local_store) == before
     assert cancelled.get_state() == "failure"
 
 
@@ -316,26 +393,25 @@ def worker_pool(worker) -> str:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_worker_killed_mid_plan_then_resubmitted(worker, app, redis_server, tmp_path, run_log, mode):
+def test_worker_killed_mid_plan_then_resubmitted(worker, app, redis_server, local_store, run_log, mode):
     """A worker of queue "isolated" is killed with SIGKILL while nodes run; the plan
     submitted again completes on a new worker, and no node that had finished runs
     again."""
-    shared = tmp_path / "shared"
     plan = Pipeline(name="ct.killed", steps={
         "each": ForEach(task="celery_test.record_slowly", over=lambda s, k: [{"i": i, "seconds": 0.4} for i in range(8)]),
         "join": Step(task="celery_test.record_slowly", after=["each"]),
     }).build_plan("subject:1", {})
-    backend = mf.CeleryBackend(app, shared_directory=str(shared), mode=mode)
+    backend = local_store.backend(app, mode)
     first = Worker(redis_server.url, pool=worker_pool(worker), log=str(run_log), queues="isolated")
     first.wait_ready(app)
     handle = backend.submit_plan(plan)
     deadline = time.monotonic() + 60
-    while sum(manifests(shared, handle).values()) < 3 and time.monotonic() < deadline:
+    while sum(manifests(local_store, handle).values()) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     first.kill()
-    done_before = {key for key, done in manifests(shared, handle).items() if done}
+    done_before = {key for key, done in manifests(local_store, handle).items() if done}
     assert 3 <= len(done_before) < len(plan.nodes)
-    stamps = {key: (shared / handle.node_prefixes[key] / "manifest.json").stat().st_mtime_ns for key in done_before}
+    stamps = {key: local_store.stamp(handle.node_prefixes[key], "manifest.json") for key in done_before}
 
     again = backend.submit_plan(plan)
     assert handle.get_state() == "failure"  # superseded by the new run
@@ -345,19 +421,18 @@ def test_worker_killed_mid_plan_then_resubmitted(worker, app, redis_server, tmp_
         assert wait_ended(again) == "success"
     finally:
         second.stop()
-    assert all(manifests(shared, again).values())
+    assert all(manifests(local_store, again).values())
     for key in done_before:
-        assert (shared / again.node_prefixes[key] / "manifest.json").stat().st_mtime_ns == stamps[key]
-    ran = executions(run_log, shared)
+        assert local_store.stamp(again.node_prefixes[key], "manifest.json") == stamps[key]
+    ran = executions(run_log, local_store)
     for key, prefix in again.node_prefixes.items():
-        count = ran.count(str(shared / prefix))
+        count = ran.count(local_store.where(prefix))
         if key in done_before:
             assert count == 1, key
         elif plan.nodes[key].function == "celery_test.record_slowly":
             assert 1 <= count <= 2, key  # at most once more than the attempt that was killed
-        value = json.loads((shared / prefix / "value.json").read_text()) if (shared / prefix / "value.json").exists() else None
         if plan.nodes[key].function == "celery_test.record_slowly":
-            assert value["kwargs"] == plan.nodes[key].kwargs
+            assert json.loads(local_store.read(prefix, "value.json"))["kwargs"] == plan.nodes[key].kwargs
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -377,7 +452,34 @@ def test_redis_restarted_between_plans(worker, app, redis_server, tmp_path, mode
                 raise
             time.sleep(0.2)
     assert wait_ended(second) == "success"
-    assert all(manifests(tmp_path, second).values())
+    assert all(manifests(SharedDirectory(tmp_path), second).values())
+
+
+def test_a_mixed_fleet_of_muflow_and_native_workers_runs_level_mode(worker, app, redis_server, moto_server):
+    """muflow 0.4.0's workers and ours serve one queue; level mode's messages are
+    muflow's, so either runs any node, on S3."""
+    bucket = Bucket(moto_server.client("s3"), "mixed-fleet")
+    plan = Pipeline(name="ct.mixed", steps={
+        "each": ForEach(task="celery_test.mixed", over=lambda s, k: [{"i": i} for i in range(8)]),
+        "join": Step(task="celery_test.mixed", after=["each"]),
+    }).build_plan("subject:1", {})
+    ours = Worker(redis_server.url, pool=worker_pool(worker), queues="mixed")
+    theirs = Worker(redis_server.url, pool=worker_pool(worker), queues="mixed", app_module="celery_muflow_worker_app")
+    try:
+        ours.wait_ready(app)
+        theirs.wait_ready(app)
+        handle = bucket.backend(app, "levels").submit_plan(plan)
+        assert wait_ended(handle) == "success"
+    finally:
+        ours.stop()
+        theirs.stop()
+    ran_by = set()
+    for node in plan.nodes.values():
+        value = json.loads(bucket.read(node.storage_prefix, "value.json"))
+        assert value["kwargs"] == node.kwargs
+        ran_by.add(value["by"])
+    assert ran_by <= {"muflow", "muflow_native"} and ran_by
+    assert handle.get_progress().is_complete
 
 
 # -- muflow's internals that suites call -----------------------------------------------

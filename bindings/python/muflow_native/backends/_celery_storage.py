@@ -9,8 +9,23 @@ progress checkers anywhere rebuild the same storage from it.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Optional
+
+
+_clients: dict[int, object] = {}
+
+
+def _s3_client():
+    """One boto3 client per process (thread-safe; a new one costs milliseconds), made
+    after a prefork worker's fork."""
+    client = _clients.get(os.getpid())
+    if client is None:
+        from ..storage.s3 import default_s3_client
+
+        client = _clients[os.getpid()] = default_s3_client()
+    return client
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,8 @@ class CeleryStorage:
             return LocalStorageBackend.within(self.location, prefix, allowed_outputs=None if writable else set())
         from ..storage.s3 import S3StorageBackend
 
-        return S3StorageBackend(prefix, self.location)
+        return S3StorageBackend(prefix, self.location, s3_client=_s3_client(),
+                                allowed_outputs=None if writable else set())
 
     def progress_checker(self):
         from ..storage.progress import make_progress_checker
