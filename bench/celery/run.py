@@ -73,14 +73,20 @@ class Config:
         self.name, self.library, self.mode, self.storage = name, library, mode, storage
 
     def backend(self, app, shared: str):
+        """Each configuration has a bucket of its own, so that no listing reads another's keys."""
+        bucket = f"{BUCKET}-{self.library}-{self.mode}"
+        if self.storage == "s3":
+            import boto3
+
+            boto3.client("s3").create_bucket(Bucket=bucket)
         if self.library == "muflow":
             from muflow.backends.celery import CeleryBackend
 
-            return CeleryBackend(app, BUCKET)
+            return CeleryBackend(app, bucket)
         import muflow_native
 
         if self.storage == "s3":
-            return muflow_native.CeleryBackend(app, BUCKET, mode=self.mode)
+            return muflow_native.CeleryBackend(app, bucket, mode=self.mode)
         return muflow_native.CeleryBackend(app, shared_directory=shared, mode=self.mode)
 
     def lib(self):
@@ -183,13 +189,11 @@ def main() -> None:
     os.environ.update(env)
     os.environ["MUFLOW_TEST_REDIS"] = redis_server.url
     try:
-        import boto3
         from celery import Celery
 
         import muflow
         import muflow_native
 
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
         bench_tasks.register(muflow)
         bench_tasks.register(muflow_native)
         app = Celery("bench", broker=redis_server.url, backend=redis_server.url)

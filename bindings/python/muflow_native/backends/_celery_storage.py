@@ -97,4 +97,8 @@ class CeleryStorage:
 
     def completed(self, prefixes: list[str]) -> set[str]:
         """The prefixes whose node is complete (cached)."""
+        if self.kind == "s3":
+            from ..storage.progress import S3ProgressChecker
+
+            return S3ProgressChecker(self.location, s3_client=_s3_client()).completed_prefixes(prefixes)
         return self.progress_checker().completed_prefixes(prefixes)

@@ -64,13 +64,18 @@ class NodeRunner:
 
             entry = TaskEntry(name=payload.task_name, fn=_no_op)
         storage = CeleryStorage.from_message(bucket, getattr(request, _STORAGE, None))
-        context = TaskContext(storage=storage.node_storage(payload.storage_prefix), kwargs=payload.kwargs,
+        node_storage = storage.node_storage(payload.storage_prefix)
+        index = getattr(request, _INDEX, None)
+        if index is not None and not self._app.conf.task_acks_late:
+            # Dependency mode: the submitter found no manifest for this node (it checks
+            # every node at once), and queues it once per run, delivered once.
+            node_storage = _NotCached(node_storage)
+        context = TaskContext(storage=node_storage, kwargs=payload.kwargs,
                               dependency_storages=storage.dependency_storages(payload.dependency_prefixes))
         result = execute_task(payload, context, lambda name: entry)
         if not result.success:
             self._fail(run_id, f"Node {payload.task_name} failed: {result.error_message}")
             raise RuntimeError(result.error_message)
-        index = getattr(request, _INDEX, None)
         if run_id is not None and index is not None:
             self._finished(run_id, index, getattr(request, _DEPENDENTS, None) or [], storage)
         return {"node_key": node_key}
@@ -94,3 +99,17 @@ class NodeRunner:
         callback = self.runs.callback(run_id)
         if callback is not None:
             self._app.send_task(callback["task"], args=[callback["plan"], success, error], queue=callback["queue"])
+
+
+class _NotCached:
+    """A node's storage, known to hold no manifest: is_cached() asks nothing (one S3
+    request less per node)."""
+
+    def __init__(self, storage):
+        self._storage = storage
+
+    def is_cached(self) -> bool:
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self._storage, name)
