@@ -169,7 +169,7 @@ python-test: system-packages $(TEST_VENV)/.installed
 
 test: swift-test scheduler-repeat tsan asan c-test c-examples c-sanitize fuzz-replay python-test
 
-bench: $(TEST_VENV)/.installed
+bench: system-packages $(TEST_VENV)/.installed
 	for b in bench/*/run.py; do OPENBLAS_NUM_THREADS=1 $(TEST_VENV)/bin/python $$b || exit 1; done
 
 clean:

@@ -194,6 +194,7 @@ def test_one_node(worker, app, store, run_log, mode):
             ("celery", "local", {"path": str(store.path)})
     assert wait_ended(handle) == "success"
     assert backend.get_plan_state(handle.plan_id) == "success"
+    assert backend._plan_results[handle.plan_id].state == "SUCCESS"
     node = plan.nodes[plan.root_key]
     assert json.loads(store.read(node.storage_prefix, "value.json")) == {"kwargs": {"x": 1}, "inputs": {}}
     assert handle.get_progress().is_complete
@@ -260,6 +261,9 @@ def test_failure_then_resubmission_runs_only_what_failed(worker, app, store, tmp
     (flaky,) = by_function["celery_test.flaky"]
     error = json.loads(store.read(flaky.storage_prefix, "error.json"))
     assert error["error_message"] == "told to fail"
+    if mode == "levels":  # node results are kept in level mode, which chords need
+        node_result = app.AsyncResult(f"{handle.plan_id}-{list(plan.nodes).index(flaky.key)}")
+        assert isinstance(node_result.result, RuntimeError) and str(node_result.result) == "told to fail"
     assert error["partial_manifest"] == {"files": ["context.json", "partial.txt"]}
     (after,) = by_function["celery_test.sleep"]
     assert after.depends_on == [flaky.key] and not store.touched(after.storage_prefix)
