@@ -137,6 +137,25 @@ def worker(request, redis_server, moto_server, app, run_log, tmp_path_factory):
         process.stop()
 
 
+@pytest.fixture
+def spawn(redis_server, worker, run_log, app):
+    """spawn(**Worker options): a worker of this test, ready, and stopped at its end
+    whatever happens (a killed one too)."""
+    started = []
+
+    def start(**options):
+        options.setdefault("pool", worker_pool(worker))
+        options.setdefault("log", str(run_log))
+        process = Worker(redis_server.url, **options)
+        started.append(process)
+        process.wait_ready(app)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
 def executions(run_log: Path, store) -> list[str]:
     """Where the nodes of `store` whose task ran write, once per execution."""
     if not run_log.exists():
@@ -263,6 +282,7 @@ def test_failure_then_resubmission_runs_only_what_failed(worker, app, store, tmp
     assert error["error_message"] == "told to fail"
     if mode == "levels":  # node results are kept in level mode, which chords need
         node_result = app.AsyncResult(f"{handle.plan_id}-{list(plan.nodes).index(flaky.key)}")
+        node_result.get(timeout=10, propagate=False)  # stored as the task raises, after the plan's failure
         assert isinstance(node_result.result, RuntimeError) and str(node_result.result) == "told to fail"
     assert error["partial_manifest"] == {"files": ["context.json", "partial.txt"]}
     (after,) = by_function["celery_test.sleep"]
@@ -341,7 +361,7 @@ def probe(redis_server):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_state_from_another_process(worker, app, redis_server, local_store, tmp_path, run_log, probe, mode):
+def test_state_from_another_process(worker, app, spawn, local_store, tmp_path, run_log, probe, mode):
     """Nodes of queue "isolated" wait for a worker of their own: pending, then running,
     then success; a failing plan; a cancelled plan, whose nodes never run."""
     plan = slow_pipeline().build_plan("subject:1", {"seconds": 1.5})
@@ -349,9 +369,8 @@ def test_state_from_another_process(worker, app, redis_server, local_store, tmp_
     handle = backend.submit_plan(plan)
     time.sleep(0.5)
     assert probe(handle) == "pending"
-    isolated = Worker(redis_server.url, pool=worker_pool(worker), log=str(run_log), queues="isolated")
+    isolated = spawn(queues="isolated")
     try:
-        isolated.wait_ready(app)
         deadline = time.monotonic() + 30
         while probe(handle) == "pending" and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -372,9 +391,8 @@ def test_state_from_another_process(worker, app, redis_server, local_store, tmp_
     assert probe(cancelled, "cancel") == "cancelled"
     assert probe(cancelled) == "failure"
     before = executions(run_log, local_store)
-    isolated = Worker(redis_server.url, pool=worker_pool(worker), log=str(run_log), queues="isolated")
+    isolated = spawn(queues="isolated")
     try:
-        isolated.wait_ready(app)
         time.sleep(1.0)
     finally:
         isolated.stop()
@@ -397,7 +415,7 @@ def worker_pool(worker) -> str:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_worker_killed_mid_plan_then_resubmitted(worker, app, redis_server, local_store, run_log, mode):
+def test_worker_killed_mid_plan_then_resubmitted(worker, app, spawn, local_store, run_log, mode):
     """A worker of queue "isolated" is killed with SIGKILL while nodes run; the plan
     submitted again completes on a new worker, and no node that had finished runs
     again."""
@@ -406,8 +424,7 @@ def test_worker_killed_mid_plan_then_resubmitted(worker, app, redis_server, loca
         "join": Step(task="celery_test.record_slowly", after=["each"]),
     }).build_plan("subject:1", {})
     backend = local_store.backend(app, mode)
-    first = Worker(redis_server.url, pool=worker_pool(worker), log=str(run_log), queues="isolated")
-    first.wait_ready(app)
+    first = spawn(queues="isolated")
     handle = backend.submit_plan(plan)
     deadline = time.monotonic() + 60
     while sum(manifests(local_store, handle).values()) < 3 and time.monotonic() < deadline:
@@ -419,9 +436,8 @@ def test_worker_killed_mid_plan_then_resubmitted(worker, app, redis_server, loca
 
     again = backend.submit_plan(plan)
     assert handle.get_state() == "failure"  # superseded by the new run
-    second = Worker(redis_server.url, pool=worker_pool(worker), log=str(run_log), queues="isolated")
+    second = spawn(queues="isolated")
     try:
-        second.wait_ready(app)
         assert wait_ended(again) == "success"
     finally:
         second.stop()
@@ -459,7 +475,7 @@ def test_redis_restarted_between_plans(worker, app, redis_server, tmp_path, mode
     assert all(manifests(SharedDirectory(tmp_path), second).values())
 
 
-def test_a_mixed_fleet_of_muflow_and_native_workers_runs_level_mode(worker, app, redis_server, moto_server):
+def test_a_mixed_fleet_of_muflow_and_native_workers_runs_level_mode(worker, app, spawn, moto_server):
     """muflow 0.4.0's workers and ours serve one queue; level mode's messages are
     muflow's, so either runs any node, on S3."""
     bucket = Bucket(moto_server.client("s3"), "mixed-fleet")
@@ -467,16 +483,10 @@ def test_a_mixed_fleet_of_muflow_and_native_workers_runs_level_mode(worker, app,
         "each": ForEach(task="celery_test.mixed", over=lambda s, k: [{"i": i} for i in range(8)]),
         "join": Step(task="celery_test.mixed", after=["each"]),
     }).build_plan("subject:1", {})
-    ours = Worker(redis_server.url, pool=worker_pool(worker), queues="mixed")
-    theirs = Worker(redis_server.url, pool=worker_pool(worker), queues="mixed", app_module="celery_muflow_worker_app")
-    try:
-        ours.wait_ready(app)
-        theirs.wait_ready(app)
-        handle = bucket.backend(app, "levels").submit_plan(plan)
-        assert wait_ended(handle) == "success"
-    finally:
-        ours.stop()
-        theirs.stop()
+    spawn(queues="mixed", log="")
+    spawn(queues="mixed", log="", app_module="celery_muflow_worker_app")
+    handle = bucket.backend(app, "levels").submit_plan(plan)
+    assert wait_ended(handle) == "success"
     ran_by = set()
     for node in plan.nodes.values():
         value = json.loads(bucket.read(node.storage_prefix, "value.json"))
