@@ -8,9 +8,9 @@ LIB := build/libmuflow.so
 RELEASE_SCRATCH := .build-release
 C_FLAGS := -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude
 CXX_FLAGS := -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude
-APT_PACKAGES := libffi-dev python3-dev valgrind binutils
+APT_PACKAGES := libffi-dev python3-dev valgrind binutils redis-server
 RUNTIME_PIP := pydantic numpy
-TEST_PIP := pytest hypothesis pydantic numpy scipy xarray openpyxl pypdf muflow==0.4.0 'moto[server]==5.2.5' boto3
+TEST_PIP := pytest hypothesis pydantic numpy scipy xarray openpyxl pypdf 'celery[redis]' muflow==0.4.0 'moto[server]==5.2.5' boto3
 # The suppressions cover only one-time allocations of the Swift runtime (metadata caches,
 # lazy globals), which it keeps until exit by design; a real leak still fails.
 VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=1 --suppressions=$(CURDIR)/tools/valgrind.supp
@@ -193,7 +193,7 @@ python-test: system-packages $(TEST_VENV)/.installed
 
 test: swift-test scheduler-repeat tsan asan c-test c-examples c-sanitize fuzz-replay python-test wheel-test
 
-bench: $(TEST_VENV)/.installed
+bench: system-packages $(TEST_VENV)/.installed
 	for b in bench/*/run.py; do OPENBLAS_NUM_THREADS=1 $(TEST_VENV)/bin/python $$b || exit 1; done
 
 clean:

@@ -97,3 +97,10 @@ else:
 
     __all__ += ["StepFunctionsBackend", "create_lambda_handler"]
     del _boto3
+
+try:
+    from .backends import CeleryBackend, create_celery_task  # noqa: F401
+except ImportError:  # celery is not installed
+    pass
+else:
+    __all__ += ["CeleryBackend", "create_celery_task"]

@@ -187,3 +187,15 @@ def test_a_failed_path_writer_leaves_nothing(storage):
     with pytest.raises(Exception):
         storage.save_xarray("half.nc", HalfWriter())
     assert not storage.exists("half.nc")
+
+
+def test_within_opens_a_prefix_under_a_base_it_may_not_leave(tmp_path):
+    storage = LocalStorageBackend.within(tmp_path, "muflow/task/0123")
+    storage.save_text("a.txt", "x")
+    assert (tmp_path / "muflow" / "task" / "0123" / "a.txt").read_text() == "x"
+    reader = LocalStorageBackend.within(tmp_path, "muflow/task/0123", allowed_outputs=set())
+    assert reader.read_file("a.txt") == b"x"
+    with pytest.raises(PermissionError, match="read-only"):
+        reader.save_text("b.txt", "y")
+    with pytest.raises(ValueError, match="'..'"):
+        LocalStorageBackend.within(tmp_path, "../outside")

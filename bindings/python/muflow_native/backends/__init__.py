@@ -20,3 +20,12 @@ __all__ = [
     "NoOpCompletionCallback",
     "LoggingCompletionCallback",
 ]
+
+try:  # as in muflow: exported when celery is installed
+    import celery as _celery  # noqa: F401
+except ImportError:
+    pass
+else:
+    from .celery import CeleryBackend, create_celery_task  # noqa: F401
+
+    __all__ += ["CeleryBackend", "create_celery_task"]

@@ -60,10 +60,7 @@ class PlanHandle(pydantic.BaseModel):
         if self.backend == "local":
             return local_state(self, self.get_progress())
         if self.backend == "celery":
-            from celery.result import AsyncResult
-
-            result = AsyncResult(self.plan_id, app=self._require_celery())
-            return _CELERY_STATES.get(result.state, "pending")
+            return celery_state(self._require_celery(), self.plan_id)
         if self.backend == "step_functions":
             import boto3
 
@@ -84,7 +81,9 @@ class PlanHandle(pydantic.BaseModel):
         if self.backend == "local":
             raise NotImplementedError("A local plan has finished by the time its handle exists; nothing to cancel")
         if self.backend == "celery":
-            self._require_celery().control.revoke(self.plan_id, terminate=True)
+            from ._celery_runs import RunStore
+
+            RunStore(self._require_celery()).cancel(self.plan_id)
             return
         if self.backend == "step_functions":
             import boto3
@@ -122,3 +121,9 @@ def failed_nodes(handle: PlanHandle, progress: PlanProgress) -> list[str]:
         return []
     return [key for key, done in progress.node_breakdown.items()
             if not done and os.path.exists(os.path.join(handle.node_prefixes[key], "error.json"))]
+
+
+def celery_state(app, plan_id: str) -> str:
+    """The state of a Celery run, from the result backend, which holds it under the
+    run's id (see backends/celery.py)."""
+    return _CELERY_STATES.get(app.AsyncResult(plan_id).state, "pending")

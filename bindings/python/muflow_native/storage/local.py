@@ -44,11 +44,7 @@ class LocalStorageBackend:
     ):
         prefix = None if hash_dict is None else compute_prefix(hash_dict, base_prefix, identity_keys)
         self._path = Path(path) if prefix is None else Path(path) / prefix
-        flags = _ffi.STORAGE_DURABLE if durable else 0
-        allowed = None
-        if allowed_outputs is not None:
-            flags |= _ffi.STORAGE_RESTRICT_OUTPUTS
-            allowed = json.dumps(sorted(allowed_outputs)).encode("ascii")
+        flags, allowed = _flags(allowed_outputs, durable)
         self._allowed_outputs = allowed_outputs
         handle = c_void_p()
         if prefix is None:
@@ -57,6 +53,20 @@ class LocalStorageBackend:
             base, relative = _encode_path(Path(path)), _encode_path(prefix, "storage prefix")
             _ffi.check(_ffi.mf_storage_new_in(byref(handle), base, relative, flags, allowed))
         self._native = _NativeStorage(handle)
+
+    @classmethod
+    def within(cls, base: Union[str, Path], prefix: str, allowed_outputs: set[str] = None) -> "LocalStorageBackend":
+        """The directory `prefix` (a node's storage_prefix) under `base`, which the
+        prefix may not leave (see the class)."""
+        storage = cls.__new__(cls)
+        storage._path = Path(base) / prefix
+        storage._allowed_outputs = allowed_outputs
+        flags, allowed = _flags(allowed_outputs, durable=False)
+        handle = c_void_p()
+        _ffi.check(_ffi.mf_storage_new_in(byref(handle), _encode_path(Path(base)),
+                                          _encode_path(prefix, "storage prefix"), flags, allowed))
+        storage._native = _NativeStorage(handle)
+        return storage
 
     @classmethod
     def _adopt(cls, handle: c_void_p, path: str) -> "LocalStorageBackend":
@@ -153,6 +163,14 @@ class LocalStorageBackend:
     def write_manifest(self) -> None:
         """Writes manifest.json atomically, after every file it lists."""
         _ffi.check(_ffi.mf_storage_write_manifest(self._native))
+
+
+def _flags(allowed_outputs: Optional[set[str]], durable: bool) -> tuple[int, Optional[bytes]]:
+    """mf_storage_new's flags and allowed-names JSON."""
+    flags = _ffi.STORAGE_DURABLE if durable else 0
+    if allowed_outputs is None:
+        return flags, None
+    return flags | _ffi.STORAGE_RESTRICT_OUTPUTS, json.dumps(sorted(allowed_outputs)).encode("ascii")
 
 
 def _encode_path(path, what: str = "storage path") -> bytes:

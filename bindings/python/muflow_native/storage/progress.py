@@ -5,7 +5,8 @@ that it can be rebuilt from a PlanHandle anywhere."""
 from __future__ import annotations
 
 import json
-from typing import Protocol, runtime_checkable
+import os
+from typing import Optional, Protocol, runtime_checkable
 
 from .. import _ffi
 
@@ -22,24 +23,30 @@ class ProgressChecker(Protocol):
 
 class LocalProgressChecker:
     """Checks local directories, all in one native call (on several threads for long
-    lists); a manifest counts only if every file it records has its recorded size."""
+    lists); a manifest counts only if every file it records has its recorded size.
+    Prefixes are paths, relative to `path` when given (a shared directory), else to the
+    working directory."""
+
+    def __init__(self, path: Optional[str] = None):
+        self._path = path
 
     def completed_prefixes(self, prefixes: list[str]) -> set[str]:
         prefixes = list(prefixes)
         if not prefixes:
             return set()
-        text = json.dumps(prefixes).encode("utf-8")
+        paths = prefixes if self._path is None else [os.path.join(self._path, p) for p in prefixes]
+        text = json.dumps(paths).encode("utf-8")
         flags = json.loads(
             _ffi.call_returning_string(_ffi.mf_storage_check_manifests, text, _ffi.CACHE_CHECK_SIZES)
         )
         return {prefix for prefix, done in zip(prefixes, flags) if done}
 
     def to_config(self) -> dict:
-        return {}
+        return {} if self._path is None else {"path": self._path}
 
     @classmethod
     def from_config(cls, config: dict) -> "LocalProgressChecker":
-        return cls()
+        return cls(config.get("path"))
 
 
 class S3ProgressChecker:

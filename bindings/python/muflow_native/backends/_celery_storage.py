@@ -1,0 +1,104 @@
+"""Where the nodes of a Celery plan write: an S3 bucket (muflow's choice) or a
+directory every worker mounts at the same path.
+
+A storage is described by a small dict that travels with each message and is
+recorded in the PlanHandle (`storage_type`, `storage_config`), so that workers and
+progress checkers anywhere rebuild the same storage from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+
+_clients: dict[int, object] = {}
+
+
+def _s3_client():
+    """One boto3 client per process (thread-safe; a new one costs milliseconds), made
+    after a prefork worker's fork."""
+    client = _clients.get(os.getpid())
+    if client is None:
+        from ..storage.s3 import default_s3_client
+
+        client = _clients[os.getpid()] = default_s3_client()
+    return client
+
+
+@dataclass(frozen=True)
+class CeleryStorage:
+    """`kind` "s3" (`location` is the bucket) or "local" (`location` is the shared
+    directory under which each node's storage_prefix is its directory)."""
+
+    kind: str
+    location: str
+
+    @classmethod
+    def choose(cls, bucket: Optional[str], shared_directory: Optional[str]) -> "CeleryStorage":
+        if shared_directory is not None:
+            if bucket:
+                raise ValueError("Give either a bucket (S3 storage) or a shared_directory, not both")
+            if not str(shared_directory):
+                raise ValueError("shared_directory must not be empty")
+            return cls("local", str(shared_directory))
+        if not bucket:
+            raise ValueError("A bucket (S3 storage) or a shared_directory is required")
+        return cls("s3", str(bucket))
+
+    # -- What the PlanHandle records --------------------------------------------------
+
+    @property
+    def handle_config(self) -> dict:
+        return {"bucket": self.location} if self.kind == "s3" else {"path": self.location}
+
+    @property
+    def message_bucket(self) -> str:
+        """The third argument of a node message: muflow's bucket, empty for a directory."""
+        return self.location if self.kind == "s3" else ""
+
+    def to_header(self) -> Optional[str]:
+        """What a message carries beyond muflow's arguments: nothing for S3 (so that
+        muflow's workers can run level-mode messages), the directory otherwise."""
+        return None if self.kind == "s3" else json.dumps({"type": self.kind, "path": self.location})
+
+    @classmethod
+    def from_message(cls, bucket: str, header: Optional[str]) -> "CeleryStorage":
+        if header:
+            spec = json.loads(header)
+            return cls(spec["type"], spec["path"])
+        return cls("s3", bucket)
+
+    # -- Opening storages --------------------------------------------------------------
+
+    def node_storage(self, prefix: str):
+        """The writable storage of the node at `prefix`."""
+        return self._open(prefix, writable=True)
+
+    def dependency_storages(self, prefixes: dict[str, str]) -> dict:
+        return {key: self._open(prefix, writable=False) for key, prefix in prefixes.items()}
+
+    def _open(self, prefix: str, writable: bool):
+        if self.kind == "local":
+            from ..storage.local import LocalStorageBackend
+
+            return LocalStorageBackend.within(self.location, prefix, allowed_outputs=None if writable else set())
+        from ..storage.s3 import S3StorageBackend
+
+        return S3StorageBackend(prefix, self.location, s3_client=_s3_client(),
+                                allowed_outputs=None if writable else set())
+
+    def progress_checker(self):
+        from ..storage.progress import make_progress_checker
+
+        return make_progress_checker(self.kind, self.handle_config)
+
+    def completed(self, prefixes: list[str]) -> set[str]:
+        """The prefixes whose node is complete (cached)."""
+        if self.kind == "s3":
+            from ..storage.progress import S3ProgressChecker
+
+            return S3ProgressChecker(self.location, s3_client=_s3_client()).completed_prefixes(prefixes)
+        return self.progress_checker().completed_prefixes(prefixes)
