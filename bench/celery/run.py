@@ -116,6 +116,15 @@ def wait_done(config: Config, backend, handle, timeout: float = 600) -> None:
         time.sleep(0.005)
 
 
+def submit_and_wait(config: Config, backend, plan) -> tuple[float, float]:
+    """Seconds until the plan is done, and until submit_plan returned."""
+    started = time.perf_counter()
+    handle = backend.submit_plan(plan)
+    submitted = time.perf_counter()
+    wait_done(config, backend, handle)
+    return time.perf_counter() - started, submitted - started
+
+
 def run_config(config: Config, app, redis_server, env: dict, nodes: int, shared: str) -> dict:
     module = "muflow_worker" if config.library == "muflow" else "native_worker"
     worker = Worker(redis_server.url, queues="default,callbacks", app_module=module, pythonpath=HERE, extra_env=env)
@@ -130,28 +139,13 @@ def run_config(config: Config, app, redis_server, env: dict, nodes: int, shared:
         wait_done(config, backend, backend.submit_plan(warm))
 
         plan = bench_tasks.fan(lib).build_plan(subject, {"n": nodes - 1})
-        started = time.perf_counter()
-        handle = backend.submit_plan(plan)
-        submitted = time.perf_counter()
-        wait_done(config, backend, handle)
-        ended = time.perf_counter()
-        results["fan"] = ended - started
-        results["fan submit"] = submitted - started
+        results["fan"], results["fan submit"] = submit_and_wait(config, backend, plan)
 
         pushes = lpush_calls(redis_server_client(redis_server))
-        started = time.perf_counter()
-        handle = backend.submit_plan(plan)
-        submitted = time.perf_counter()
-        wait_done(config, backend, handle)
-        ended = time.perf_counter()
-        results["cached"] = ended - started
-        results["cached submit"] = submitted - started
+        results["cached"], results["cached submit"] = submit_and_wait(config, backend, plan)
         results["cached queued"] = lpush_calls(redis_server_client(redis_server)) - pushes
 
-        plan = bench_tasks.uneven(lib).build_plan(subject, {})
-        started = time.perf_counter()
-        wait_done(config, backend, backend.submit_plan(plan))
-        results["uneven"] = time.perf_counter() - started
+        results["uneven"], _ = submit_and_wait(config, backend, bench_tasks.uneven(lib).build_plan(subject, {}))
     finally:
         worker.stop()
     return results
