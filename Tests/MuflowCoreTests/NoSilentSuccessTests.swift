@@ -133,6 +133,19 @@ final class NoSilentSuccessTests: XCTestCase {
         }
     }
 
+    func testAManifestListsAFewInputsAndRecordsTheDigestOfMany() throws {
+        let inputs = { (count: Int) in
+            NodeInputs(accessKeys: (0..<count).map { JSONString("s:\($0)") },
+                       prefixes: (0..<count).map { JSONString("p/\($0)") }, outputs: Array(repeating: nil, count: count))
+        }
+        for count in [1, NodeInputs.mostListed, NodeInputs.mostListed + 1] {
+            let text = Manifest(files: [:], inputs: inputs(count)).encoded(timestamp: "t")
+            let parsed = try text.withUnsafeBytes { try parseJSON($0) }.objectValue!
+            XCTAssertEqual(parsed["inputs"]?.objectValue?.count, count <= NodeInputs.mostListed ? count : nil)
+            XCTAssertEqual(text.withUnsafeBytes { ManifestScan.scan($0).inputs }, inputs(count).digest)
+        }
+    }
+
     func testTheSentinelIsKnownByConstructionInBuiltAndReadPlans() throws {
         let pipeline = try Pipeline(name: "t.fan", steps: [PipelineStep(name: "items", task: "t.item", kind: .forEach)])
         let registry = try Self.reduceRegistry()

@@ -49,10 +49,10 @@ public final class PlanRun: Sendable {
     private let digestsAtStart: [ManifestDigests?]
     /// Per node, once it has succeeded or was found cached: its outputs' fingerprint.
     private let outputs: Locked<[Fingerprint?]>
-    /// Per dependency group: the current inputs of its nodes, worked out once for all of
-    /// them, with the access-map box they were worked out for (a step's nodes share one;
-    /// a node of a read plan with a box of its own works its inputs out alone).
-    private let inputsOfGroup: Locked<[(box: ObjectIdentifier, inputs: NodeInputs)?]>
+    /// Per dependency group: the current inputs of its nodes, worked out once per
+    /// access-map box (the nodes of a step share one; steps after the same steps share a
+    /// group, each with its own box).
+    private let inputsOfGroup: Locked<[[(box: ObjectIdentifier, inputs: NodeInputs)]]>
     private let groupOfNode: [Int32]
     /// Storage prefixes that are not their node's key (plan JSON may have them), to
     /// their node; made on first need.
@@ -95,7 +95,7 @@ public final class PlanRun: Sendable {
         running = Locked([RunningNode?](repeating: nil, count: plan.count))
         outputs = Locked([Fingerprint?](repeating: nil, count: plan.count))
         groupOfNode = plan.dependencyGroups.groupOfNode
-        inputsOfGroup = Locked(Array(repeating: nil, count: plan.dependencyGroups.groupDependencies.count))
+        inputsOfGroup = Locked(Array(repeating: [], count: plan.dependencyGroups.groupDependencies.count))
     }
 
     public var progress: RunProgress {
@@ -367,11 +367,14 @@ public final class PlanRun: Sendable {
         if node.accessMapIsEmpty { return .none }
         let box = node.accessMapIdentity
         let group = Int(groupOfNode[index])
-        if let known = inputsOfGroup.withLock({ $0[group] }), known.box == box { return known.inputs }
+        if let known = inputsOfGroup.withLock({ $0[group].first { $0.box == box } }) { return known.inputs }
         let map = node.dependencyAccessMap
         let prefixes = map.values.map { $0.stringValue ?? JSONString(wtf8: []) }
         let inputs = NodeInputs(accessKeys: map.keys, prefixes: prefixes, outputs: fingerprints(ofPrefixes: prefixes))
-        inputsOfGroup.withLock { if $0[group] == nil { $0[group] = (box, inputs) } }
+        inputsOfGroup.withLock { known in
+            // A read plan may give every node its own box: keep a few, not one per node.
+            if known[group].count < 8 && !known[group].contains(where: { $0.box == box }) { known[group].append((box, inputs)) }
+        }
         return inputs
     }
 

@@ -46,8 +46,10 @@ public struct Manifest: Sendable, Equatable {
         Self.appendDigest(ManifestDigests.outputsKey, digests.outputs, to: &out)
         if let inputs {
             Self.appendDigest(ManifestDigests.inputsDigestKey, inputs.digest, to: &out)
-            out += #",\#n  "\#(ManifestDigests.inputsKey)": "#.utf8
-            inputs.appendJSON(to: &out)
+            if inputs.accessKeys.count <= NodeInputs.mostListed {
+                out += #",\#n  "\#(ManifestDigests.inputsKey)": "#.utf8
+                inputs.appendJSON(to: &out)
+            }
         }
         out += "\n}".utf8
         return (out, digests)

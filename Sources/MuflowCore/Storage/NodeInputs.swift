@@ -131,6 +131,12 @@ struct NodeInputs: Sendable, Equatable {
 
     static let none = NodeInputs(accessKeys: [], prefixes: [], outputs: [])
 
+    /// The most inputs a manifest lists one by one; a node with more records their digest
+    /// alone, which the cache check compares all the same. Listing them would make the
+    /// manifests of a plan grow with the square of its size (the seed's ML pipeline: each
+    /// of N loo_cv nodes reads all N feature nodes).
+    static let mostListed = 256
+
     /// The record as JSON text at the manifest's second level of indentation.
     func appendJSON(to out: inout [UInt8]) {
         guard !accessKeys.isEmpty else {
