@@ -7,13 +7,22 @@ extension TaskPlan {
         var missing: [(task: JSONString, nodes: [Int])] = []
         var known: [JSONString: Bool] = [:]
         var position: [JSONString: Int] = [:]
+        var lastRegistered: JSONString?
         for index in nodes.indices where index != sentinel {
             let task = nodes[index].function
-            if let registered = known[task], registered { continue }
+            // The nodes of a step come together and share their function.
+            if task == lastRegistered { continue }
+            if let registered = known[task], registered {
+                lastRegistered = task
+                continue
+            }
             if known[task] == nil {
                 let registered = isRegistered(task)
                 known[task] = registered
-                if registered { continue }
+                if registered {
+                    lastRegistered = task
+                    continue
+                }
                 position[task] = missing.count
                 missing.append((task, []))
             }

@@ -71,6 +71,8 @@ final class TaskNodeShared: Sendable {
     let dependsOn: [JSONString]
     let outputFiles: [JSONString]
     private let accessMap: AccessMapSource
+    /// Whether the access map is empty, known without making a derived one.
+    let accessMapIsEmpty: Bool
 
     /// A built node's access map is worked out from its dependsOn when first read: a
     /// fan-in's one gather node would otherwise make N keys (`step:i`) during the build
@@ -89,6 +91,7 @@ final class TaskNodeShared: Sendable {
         self.dependsOn = dependsOn
         self.outputFiles = outputFiles
         self.accessMap = .given(dependencyAccessMap)
+        self.accessMapIsEmpty = dependencyAccessMap.isEmpty
     }
 
     /// Fields of a built node, whose access map is muflow's for nodes after these
@@ -100,6 +103,7 @@ final class TaskNodeShared: Sendable {
         self.dependsOn = dependsOn
         self.outputFiles = outputFiles
         self.accessMap = after.isEmpty ? .given(JSONObject()) : .derived(after: after, made: Locked(nil))
+        self.accessMapIsEmpty = after.allSatisfy { $0.count == 0 }
     }
 
     /// `other` with the fields given replaced.
@@ -111,12 +115,6 @@ final class TaskNodeShared: Sendable {
                   dependencyAccessMap: dependencyAccessMap ?? other.dependencyAccessMap)
     }
 
-    var accessMapIsEmpty: Bool {
-        switch accessMap {
-        case .given(let map): return map.isEmpty
-        case .derived(let after, _): return after.allSatisfy { $0.count == 0 }
-        }
-    }
 
     var dependencyAccessMap: JSONObject {
         switch accessMap {

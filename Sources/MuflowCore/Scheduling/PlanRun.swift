@@ -59,6 +59,7 @@ public final class PlanRun: Sendable {
     private let nodeOfPrefix = Locked<[JSONString: Int]?>(nil)
     /// Nodes found complete whose recorded inputs are no longer the current ones.
     private let staleCount = Locked(0)
+    private let noInputs = NodeInputs.none.digest
     private let firstFailure = Locked<String?>(nil)
     private let steps = StepDirectories()
     /// Per node handed out as `.run` and not yet finished: its storage and its claim.
@@ -349,7 +350,7 @@ public final class PlanRun: Sendable {
     /// manifest recording none (muflow's), or a run trusting presence, is current.
     private func isCurrent(_ index: Int, _ digests: ManifestDigests?) -> Bool {
         guard let recorded = digests?.inputs else { return true }
-        if recorded == NodeInputs.none.digest && plan.nodes[index].accessMapIsEmpty { return true }
+        if recorded == noInputs && plan.nodes[index].accessMapIsEmpty { return true }
         return recorded == currentInputs(of: index).digest
     }
 
