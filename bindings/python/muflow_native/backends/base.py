@@ -132,7 +132,7 @@ class LocalBackend:
         try:
             run = NativeRun.start(
                 plan,
-                registry=_native_registry.for_lookup(self.registry_get, columns.functions),
+                registry=_native_registry.for_lookup(self.registry_get, lambda: columns.functions),
                 continue_on_failure=self.continue_on_failure,
                 durable=self.durable,
                 report_settled=any(c is not None for c in node_callbacks),
