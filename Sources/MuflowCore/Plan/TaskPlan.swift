@@ -42,6 +42,10 @@ public struct TaskNode: Sendable {
     /// Whether the access map is empty, without making a derived one.
     var accessMapIsEmpty: Bool { shared.accessMapIsEmpty }
 
+    /// The plan-fixed part of this node's inputs, made by `make` the first time any node
+    /// with this access map asks.
+    func inputsLayout(making make: () -> InputsLayout) -> InputsLayout { shared.inputsLayout(making: make) }
+
     public init(key: JSONString, function: JSONString, subjectKey: JSONString, kwargs: JSONObject,
                 storagePrefix: JSONString, dependsOn: [JSONString] = [], dependedOnBy: [JSONString] = [],
                 outputFiles: [JSONString] = [], analysisID: JSONValue? = nil,
@@ -73,6 +77,17 @@ final class TaskNodeShared: Sendable {
     private let accessMap: AccessMapSource
     /// Whether the access map is empty, known without making a derived one.
     let accessMapIsEmpty: Bool
+    /// The plan-fixed part of the inputs of the nodes with this map, once a run made it.
+    private let inputsLayout = Locked<InputsLayout?>(nil)
+
+    func inputsLayout(making make: () -> InputsLayout) -> InputsLayout {
+        if let made = inputsLayout.withLock({ $0 }) { return made }
+        let layout = make()
+        return inputsLayout.withLock { made in
+            if made == nil { made = layout }
+            return made!
+        }
+    }
 
     /// A built node's access map is worked out from its dependsOn when first read: a
     /// fan-in's one gather node would otherwise make N keys (`step:i`) during the build

@@ -369,9 +369,12 @@ public final class PlanRun: Sendable {
         let box = node.accessMapIdentity
         let group = Int(groupOfNode[index])
         if let known = inputsOfGroup.withLock({ $0[group].first { $0.box == box } }) { return known.inputs }
-        let map = node.dependencyAccessMap
-        let prefixes = map.values.map { $0.stringValue ?? JSONString(wtf8: []) }
-        let inputs = NodeInputs(accessKeys: map.keys, prefixes: prefixes, outputs: fingerprints(ofPrefixes: prefixes))
+        let layout = node.inputsLayout {
+            let map = node.dependencyAccessMap
+            let prefixes = map.values.map { $0.stringValue ?? JSONString(wtf8: []) }
+            return InputsLayout(accessKeys: map.keys, prefixes: prefixes, dependencies: prefixes.map(self.node(ofPrefix:)))
+        }
+        let inputs = NodeInputs(layout: layout, outputs: fingerprints(of: layout))
         inputsOfGroup.withLock { known in
             // A read plan may give every node its own box: keep a few, not one per node.
             if known[group].count < 8 && !known[group].contains(where: { $0.box == box }) { known[group].append((box, inputs)) }
@@ -379,15 +382,14 @@ public final class PlanRun: Sendable {
         return inputs
     }
 
-    /// The output fingerprints of the nodes at these prefixes: as settled in this run,
-    /// else (a node not in the plan, or settled without reading its manifest) as its
-    /// manifest on disk says; nil where there is none.
-    private func fingerprints(ofPrefixes prefixes: [JSONString]) -> [Fingerprint?] {
-        let nodes = prefixes.map(node(ofPrefix:))
-        var found = outputs.withLock { settled in nodes.map { $0.flatMap { settled[$0] } } }
-        let unknown = found.indices.filter { found[$0] == nil && !prefixes[$0].utf8.isEmpty }
+    /// The output fingerprints of a layout's dependencies: as settled in this run, else
+    /// (a node not in the plan, or settled without reading its manifest) as its manifest
+    /// on disk says; nil where there is none.
+    private func fingerprints(of layout: InputsLayout) -> [Fingerprint?] {
+        var found = outputs.withLock { settled in layout.dependencies.map { $0.flatMap { settled[$0] } } }
+        let unknown = found.indices.filter { found[$0] == nil && !layout.prefixes[$0].utf8.isEmpty }
         if !unknown.isEmpty {
-            let read = LocalStorage.manifestChecks(unknown.map { prefixes[$0].description }, verify: .sizes).digests
+            let read = LocalStorage.manifestChecks(unknown.map { layout.prefixes[$0].description }, verify: .sizes).digests
             for (i, digests) in zip(unknown, read) { found[i] = digests?.outputs }
         }
         return found

@@ -98,35 +98,37 @@ struct ManifestDigests: Equatable {
 /// fingerprint of that dependency's outputs (nil where it has no manifest). The map's
 /// own arrays are held, not copied entry by entry.
 struct NodeInputs: Sendable, Equatable {
-    let accessKeys: [JSONString]
-    let prefixes: [JSONString]
+    let layout: InputsLayout
     let outputs: [Fingerprint?]
-    /// Over every entry, in order; what a later cache check compares.
+    /// Over the layout's digest and every fingerprint, in order; what a later cache check
+    /// compares.
     let digest: Fingerprint
+
+    var accessKeys: [JSONString] { layout.accessKeys }
+    var prefixes: [JSONString] { layout.prefixes }
 
     static func == (a: NodeInputs, b: NodeInputs) -> Bool { a.digest == b.digest }
 
-    init(accessKeys: [JSONString], prefixes: [JSONString], outputs: [Fingerprint?]) {
-        self.accessKeys = accessKeys
-        self.prefixes = prefixes
+    init(layout: InputsLayout, outputs: [Fingerprint?]) {
+        self.layout = layout
         self.outputs = outputs
         var hasher = SHA256()
-        var scratch: [UInt8] = []
-        for i in accessKeys.indices {
-            scratch.removeAll(keepingCapacity: true)
-            scratch += accessKeys[i].utf8
-            scratch.append(0)
-            scratch += prefixes[i].utf8
-            scratch.append(0)
-            if let fingerprint = outputs[i] {
-                scratch.append(1)
-                fingerprint.withBytes { scratch += $0 }
-            } else {
-                scratch.append(0)
+        layout.digest.withBytes { hasher.update(bufferPointer: $0) }
+        // 33 bytes an entry: whether the dependency has outputs, and their fingerprint.
+        var scratch = [UInt8](repeating: 0, count: 33 * outputs.count)
+        scratch.withUnsafeMutableBytes { out in
+            for (i, fingerprint) in outputs.enumerated() {
+                guard let fingerprint else { continue }
+                out[33 * i] = 1
+                fingerprint.withBytes { UnsafeMutableRawBufferPointer(rebasing: out[(33 * i + 1)...]).copyMemory(from: $0) }
             }
-            scratch.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         }
+        scratch.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         digest = Fingerprint(hasher)
+    }
+
+    init(accessKeys: [JSONString], prefixes: [JSONString], outputs: [Fingerprint?]) {
+        self.init(layout: InputsLayout(accessKeys: accessKeys, prefixes: prefixes, dependencies: []), outputs: outputs)
     }
 
     static let none = NodeInputs(accessKeys: [], prefixes: [], outputs: [])
@@ -160,5 +162,32 @@ struct NodeInputs: Sendable, Equatable {
             out.append(UInt8(ascii: "}"))
         }
         out += "\n  }".utf8
+    }
+}
+
+/// What a node's inputs are made of that the plan fixes: its access keys, their
+/// prefixes, the node at each prefix (nil for one outside the plan), and their digest.
+/// Made once per access map and kept with it, so a run hashes only the fingerprints.
+final class InputsLayout: Sendable {
+    let accessKeys: [JSONString]
+    let prefixes: [JSONString]
+    let dependencies: [Int?]
+    let digest: Fingerprint
+
+    init(accessKeys: [JSONString], prefixes: [JSONString], dependencies: [Int?]) {
+        self.accessKeys = accessKeys
+        self.prefixes = prefixes
+        self.dependencies = dependencies
+        var hasher = SHA256()
+        var scratch: [UInt8] = []
+        for i in accessKeys.indices {
+            scratch.removeAll(keepingCapacity: true)
+            scratch += accessKeys[i].utf8
+            scratch.append(0)
+            scratch += prefixes[i].utf8
+            scratch.append(0)
+            scratch.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        }
+        digest = Fingerprint(hasher)
     }
 }
