@@ -6,6 +6,7 @@
 /// with the nodes only.
 ///
 ///     {"format": "muflow-plan-store/1", "root": index of the root node,
+///      "sentinel": index of the sentinel root (TaskPlan.sentinelIndex) or null,
 ///      "values": [shared kwargs values], "maps": [shared access maps],
 ///      "nodes": [[key, function, storage_prefix, kwargs, access_map, dependencies]]}
 ///
@@ -37,7 +38,9 @@ public enum PlanStore {
             }
         }
         var out: [UInt8] = []
-        out += #"{"format":"\#(format)","root":\#(plan.rootIndex),"values":"#.utf8
+        out += #"{"format":"\#(format)","root":\#(plan.rootIndex),"sentinel":"#.utf8
+        out += (plan.sentinelIndex.map(String.init) ?? "null").utf8
+        out += #","values":"#.utf8
         try CompactJSON.write(.array(values), into: &out)
         out += #","maps":"#.utf8
         try CompactJSON.write(.array(maps), into: &out)

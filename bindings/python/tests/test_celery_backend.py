@@ -300,8 +300,20 @@ def test_failure_then_resubmission_runs_only_what_failed(worker, app, store, tmp
     assert all(manifests(store, handle).values())
 
 
+def test_an_unregistered_root_that_is_not_the_sentinel_fails(worker, app, tmp_path):
+    """Only the sentinel (mf_plan_sentinel_index) is a built-in no-op: a root with a
+    misspelled task after a fan-out fails, as in local runs."""
+    plan = Pipeline(name="ct.typo", steps={
+        "x": ForEach(task="celery_test.record", over=lambda s, k: [{"i": i} for i in range(2)]),
+        "total": Step(task="celery_test.totl", after=["x"])}).build_plan("s:1", {})
+    assert plan._sentinel_key() is None
+    for mode in MODES:
+        handle = mf.CeleryBackend(app, shared_directory=str(tmp_path / mode), mode=mode).submit_plan(plan)
+        assert wait_ended(handle) == "failure"
+        assert not (tmp_path / mode / plan.root_key / "manifest.json").exists()
+
+
 def test_unknown_task_fails_the_plan_with_a_value_error(worker, app, tmp_path):
-    """(An unregistered root is a pipeline's sentinel, a built-in no-op, as in local runs.)"""
     plan = Pipeline(name="ct.unknown", steps={"x": Step(task="celery_test.not_registered"),
                                               "y": Step(task="celery_test.record", after=["x"])}).build_plan("s:1", {})
     unknown = [node.function for node in plan.nodes.values()].index("celery_test.not_registered")

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 import muflow_native as mf
+from muflow_native import _ffi
 from muflow_native.backends.step_functions import StepFunctionsBackend, create_lambda_handler, state_machine
 from muflow_native.examples import ml_task
 from muflow_native.registry import TaskEntry
@@ -224,6 +225,26 @@ def test_handler_takes_muflows_event(aws, bucket):
         handler({**event, "task_name": "t.fail", "storage_prefix": "muflow/t.fail/y"}, None)
 
 
+def test_handler_completes_only_the_sentinel_without_a_task(aws, bucket):
+    """An unregistered root that is not the sentinel (a single last step after a fan-out,
+    its task misspelled) fails; the sentinel of a plan ending in a fan-out completes."""
+    s3 = aws[0]
+    handler = create_lambda_handler(TASKS, s3_client=s3)
+    squares = lambda s, k: [{"x": i} for i in range(3)]
+    typo = mf.Pipeline(name="t.typo", steps={"squares": mf.ForEach(task="t.square", over=squares),
+                                             "total": mf.Step(task="t.totl", after=["squares"])}).build_plan("s", {})
+    fan = mf.Pipeline(name="t.fan", steps={"squares": mf.ForEach(task="t.square", over=squares)}).build_plan("s", {})
+    for name, plan in (("typo", typo), ("fan", fan)):
+        s3.put_object(Bucket=bucket, Key=name, Body=_ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan._native))
+    root = {"bucket": bucket, "plan_key": "typo", "node": typo._index[typo.root_key]}
+    with pytest.raises(ValueError, match="Unknown task: 't.totl'"):
+        handler(root, None)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=typo.root_key)
+    sentinel = {"bucket": bucket, "plan_key": "fan", "node": fan._index[fan._sentinel_key()]}
+    assert handler(sentinel, None) == {"status": "success", "node_key": fan.root_key}
+    assert S3StorageBackend(fan.root_key, bucket, s3).is_cached()
+
+
 def test_dependency_storage_is_read_only_in_the_handler(aws, bucket):
     s3 = aws[0]
 
@@ -292,7 +313,6 @@ def test_readme_deployment_runs_on_moto(aws):
 
 
 def test_stored_plan_gives_each_node_what_running_it_takes():
-    from muflow_native import _ffi
     from muflow_native.backends.step_functions import _StoredPlan
 
     plan = ml_pipeline(mf).build_plan("experiment:1", {"datasets": [f"dataset_{i:04d}" for i in range(200)],
@@ -300,6 +320,7 @@ def test_stored_plan_gives_each_node_what_running_it_takes():
     body = _ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan._native)
     stored = _StoredPlan(body)
     assert stored.root == plan._index[plan.root_key]
+    assert stored.sentinel == plan._index[plan._sentinel_key()] == stored.root
     for index, key in enumerate(plan._keys):
         node = plan.nodes[key]
         assert stored.node(index) == (key, node.function, node.storage_prefix, node.kwargs,

@@ -47,7 +47,7 @@ class NodeRunner:
     def run(self, request, node_key: str, payload_dict: dict, bucket: str) -> dict:
         from celery.exceptions import Ignore
 
-        from .celery import _DEPENDENTS, _INDEX, _ROOT, _RUN, _STORAGE
+        from .celery import _DEPENDENTS, _INDEX, _RUN, _SENTINEL, _STORAGE
 
         run_id = getattr(request, _RUN, None)
         if run_id is not None and not self.runs.start_node(run_id):
@@ -56,7 +56,7 @@ class NodeRunner:
         payload = ExecutionPayload.from_dict(payload_dict)
         entry = self._entry(payload.task_name)
         if entry is None:
-            if not getattr(request, _ROOT, False):
+            if not getattr(request, _SENTINEL, False):
                 message = f"Unknown task: {payload.task_name}"
                 self._fail(run_id, message)
                 raise ValueError(message)

@@ -38,7 +38,7 @@ _log = logging.getLogger(__name__)
 
 MODES = ("levels", "dependencies")
 # Headers a message carries beyond muflow's arguments (muflow's workers ignore them).
-_RUN, _INDEX, _DEPENDENTS, _ROOT, _STORAGE = "muflow_run", "muflow_index", "muflow_dependents", "muflow_root", \
+_RUN, _INDEX, _DEPENDENTS, _SENTINEL, _STORAGE = "muflow_run", "muflow_index", "muflow_dependents", "muflow_sentinel", \
     "muflow_storage"
 
 
@@ -154,14 +154,14 @@ class CeleryBackend:
 
     def _submit_levels(self, plan: "TaskPlan", run_id: str, identity: str, callback: Optional[dict]) -> None:
         native = _native_plan(plan)
-        index, root = native._index, native.root_key
+        index, root, sentinel = native._index, native.root_key, native._sentinel_key()
         groups = []
         for level in self._compute_levels(native):
             signatures = []
             for node in level:
                 signature = self._make_node_task(node, native)
                 signature.set(task_id=node_task_id(run_id, index[node.key]),
-                              headers=self._headers(run_id, node.key == root))
+                              headers=self._headers(run_id, node.key == sentinel))
                 signatures.append(signature)
             groups.append(signatures)
         # The last task of the chain holds the run's id, so its result is the plan's.
@@ -203,8 +203,9 @@ class CeleryBackend:
             waiting[i] = len(unfinished)
             for d in unfinished:
                 dependents.setdefault(d, []).append(i)
-        root = _ffi.mf_plan_root_index(plan._native)
-        messages = {i: self._message(plan, i, dependents.get(i, []), i == root) for i in to_run}
+        sentinel_key = plan._sentinel_key()
+        sentinel = plan._index[sentinel_key] if sentinel_key is not None else None
+        messages = {i: self._message(plan, i, dependents.get(i, []), i == sentinel) for i in to_run}
         ready = [i for i in to_run if waiting[i] == 0]
         later = {i: json.dumps(messages[i]) for i in to_run if waiting[i]}
         previous = self.runs.create(run_id, identity, len(keys), callback=callback, nodes=later,
@@ -216,14 +217,14 @@ class CeleryBackend:
         _log.info("Submitted plan %s... (%d nodes, %d cached, %d queued) as run %s", plan.root_key[:16], len(keys),
                   len(keys) - len(to_run), len(ready), run_id)
 
-    def _message(self, plan: "TaskPlan", index: int, dependents: list[int], root: bool) -> dict:
+    def _message(self, plan: "TaskPlan", index: int, dependents: list[int], sentinel: bool) -> dict:
         node = plan.nodes[plan._keys[index]]
         signature = self._make_node_task(node, plan)
         return {"i": index, "key": node.key, "payload": signature.args[1], "queue": signature.options["queue"],
-                "dependents": dependents, "root": root}
+                "dependents": dependents, "sentinel": sentinel}
 
-    def _headers(self, run_id: str, root: bool, **more) -> dict:
-        return _headers(run_id, root, self._storage.to_header(), **more)
+    def _headers(self, run_id: str, sentinel: bool, **more) -> dict:
+        return _headers(run_id, sentinel, self._storage.to_header(), **more)
 
 
 def send_nodes(app, task_name: str, run_id: str, messages: list[dict], storage_header: Optional[str],
@@ -238,14 +239,16 @@ def send_nodes(app, task_name: str, run_id: str, messages: list[dict], storage_h
             app.send_task(
                 task_name, args=[m["key"], m["payload"], bucket], queue=m["queue"], ignore_result=True,
                 task_id=node_task_id(run_id, m["i"]), producer=producer, argsrepr=m["key"], kwargsrepr="{}",
-                headers=_headers(run_id, m["root"], storage_header, **{_INDEX: m["i"],
+                headers=_headers(run_id, m["sentinel"], storage_header, **{_INDEX: m["i"],
                                                                        _DEPENDENTS: m["dependents"]}))
 
 
-def _headers(run_id: str, root: bool, storage_header: Optional[str], **more) -> dict:
+def _headers(run_id: str, sentinel: bool, storage_header: Optional[str], **more) -> dict:
+    """`sentinel`: the node is the plan's sentinel root (mf_plan_sentinel_index), which a
+    worker completes as a no-op when no task of its name is registered."""
     headers = {_RUN: run_id, **more}
-    if root:
-        headers[_ROOT] = True
+    if sentinel:
+        headers[_SENTINEL] = True
     if storage_header:
         headers[_STORAGE] = storage_header
     return headers

@@ -216,8 +216,9 @@ def create_lambda_handler(task_registry: Optional[dict] = None, *, s3_client=Non
     S3 is skipped. Returns ``{"status": "success", "node_key": ...}``; raises ValueError
     for an unknown task and RuntimeError for a failed one (after writing error.json).
     `task_registry` maps task names to TaskEntry (default: the registry, read at each
-    call). The plan's sentinel root (muflow's builder adds one when the last step has
-    several nodes; its function is the pipeline's name) completes with a manifest only.
+    call). The plan's sentinel root (mf_plan_sentinel_index: muflow's builder adds one
+    when the last step has several nodes), when no task of its name is registered,
+    completes with a manifest only; any other node's unknown task is an error.
     """
     from .. import registry
     from ..storage.s3 import default_s3_client
@@ -233,8 +234,8 @@ def create_lambda_handler(task_registry: Optional[dict] = None, *, s3_client=Non
         if "plan_key" in event:
             plan = plans.get(s3(), bucket, event["plan_key"])
             index = int(event["node"])
-            node_key, task_name, prefix, kwargs, dependencies, dependency_count = plan.node(index)
-            if task_name not in tasks and index == plan.root and dependency_count:
+            node_key, task_name, prefix, kwargs, dependencies, _ = plan.node(index)
+            if task_name not in tasks and index == plan.sentinel:
                 return _complete_sentinel(node_key, prefix, bucket, s3())
         else:
             task_name, kwargs, prefix = event["task_name"], event["kwargs"], event["storage_prefix"]
@@ -284,6 +285,7 @@ class _StoredPlan:
         if document.get("format") != "muflow-plan-store/1":
             raise ValueError(f"Not a stored muflow plan: format {document.get('format')!r}")
         self.root = document["root"]
+        self.sentinel = document["sentinel"]
         self._values, self._maps, self._nodes = document["values"], document["maps"], document["nodes"]
 
     def node(self, index: int) -> tuple:
