@@ -8,17 +8,22 @@ let package = Package(
         .library(name: "MuflowCore", targets: ["MuflowCore"]),
     ],
     targets: [
-        // The engine: plain Swift, no C or Python concerns.
+        // The engine: plain Swift, no C or Python concerns (CoreNeutralityTests checks
+        // that no file of it names pickles, PyObject or ctypes).
         .target(name: "MuflowCore", dependencies: ["CSHA256"]),
+        // Python's data shapes over the engine's values, for the binding tier
+        // (include/muflow_binding.h): pickle readers and writers, the node pickler.
+        .target(name: "MuflowPickle", dependencies: ["MuflowCore"]),
         // SHA-256 in C, for the CPU's SHA instructions, which Swift cannot name.
         .target(name: "CSHA256"),
-        // Exposes include/muflow.h to Swift so `@c @implementation` checks every entry point.
+        // Exposes include/muflow.h and include/muflow_binding.h to Swift so that
+        // `@c @implementation` checks every entry point of both tiers.
         .target(name: "CMuflowHeader"),
-        // The C ABI layer: implements muflow.h over MuflowCore.
-        .target(name: "muflow", dependencies: ["MuflowCore", "CMuflowHeader"]),
+        // The C ABI layer: implements both headers over MuflowCore and MuflowPickle.
+        .target(name: "muflow", dependencies: ["MuflowCore", "MuflowPickle", "CMuflowHeader"]),
         // Helpers the test targets share (temporary directories).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "MuflowCoreTests", dependencies: ["MuflowCore", "TestSupport"], exclude: ["Generators"]),
+        .testTarget(name: "MuflowCoreTests", dependencies: ["MuflowCore", "MuflowPickle", "TestSupport"], exclude: ["Generators"]),
         .testTarget(name: "CABITests", dependencies: ["muflow", "CMuflowHeader", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,5 +1,6 @@
 import CMuflowHeader
 import MuflowCore
+import MuflowPickle
 
 /// The Swift object behind `mf_node_pickler *`.
 final class NodePicklerHandle {

@@ -1,5 +1,6 @@
 import CMuflowHeader
 import MuflowCore
+import MuflowPickle
 
 /// The Swift object behind `mf_pipeline *`: the pipeline and the jobs supplied up front.
 final class PipelineHandle {

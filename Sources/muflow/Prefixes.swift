@@ -1,6 +1,7 @@
 import CMuflowHeader
 import Glibc
 import MuflowCore
+import MuflowPickle
 
 @c @implementation
 public func mf_compute_prefix(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,

@@ -1,6 +1,7 @@
 import CMuflowHeader
 import Glibc
 import MuflowCore
+import MuflowPickle
 
 /// Reads a structured value crossing the interface in one of the mf_format encodings.
 /// `name` labels a size refusal; key paths in refusals start at `value` for every

@@ -1,5 +1,6 @@
 import XCTest
 @testable import MuflowCore
+@testable import MuflowPickle
 
 /// Pickles CPython never writes but a hostile caller may send (found by
 /// Tests/fuzz/fuzz_pickle.c): both readers must read them as Python's unpickler does,

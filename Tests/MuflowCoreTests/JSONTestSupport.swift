@@ -25,10 +25,6 @@ func parse(_ bytes: [UInt8], maxDepth: Int = 1000) throws -> JSONValue {
 
 func parse(_ text: String) throws -> JSONValue { try parse(b(text)) }
 
-func unpickle(_ bytes: [UInt8], maxDepth: Int = 1000) throws -> JSONValue {
-    try bytes.withUnsafeBytes { try parsePickle($0, maxDepth: maxDepth) }
-}
-
 /// The error a throwing call raised, failing the test when there was none.
 func caught<T>(_ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line) -> MuflowError? {
     do {

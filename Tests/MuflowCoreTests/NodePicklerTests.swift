@@ -1,5 +1,6 @@
 import XCTest
 @testable import MuflowCore
+@testable import MuflowPickle
 
 /// NodePickler: node pickles that read back (persistent ids replaced by the shared
 /// values they name) as the nodes' JSON does, with large shared values written once.

@@ -1,5 +1,6 @@
 import XCTest
 @testable import MuflowCore
+@testable import MuflowPickle
 
 /// `PickleItems.read`, the fast reader of a forEach step's items, against `parsePickle`:
 /// what it reads must be what the full reader reads, and what it does not handle it must

@@ -1,5 +1,6 @@
 import XCTest
 @testable import MuflowCore
+@testable import MuflowPickle
 
 /// `parsePickle` on pickles CPython 3.11 wrote, checked against `json.dumps(obj, sort_keys=True)`.
 final class PickleReaderTests: XCTestCase {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import MuflowCore
+@testable import MuflowPickle
 
 /// PickleWriter: scalars byte for byte as CPython 3.11's pickle.dumps(x, 4) writes
 /// them, containers and big integers read back by the library's own unpickler.

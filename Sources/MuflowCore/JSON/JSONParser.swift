@@ -24,7 +24,7 @@ public func parseJSON(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 1000, reu
 }
 
 /// Python refuses to make an int of more decimal digits than this (`sys.get_int_max_str_digits()`).
-let pythonIntMaxDigits = 4300
+package let pythonIntMaxDigits = 4300
 
 struct JSONParser {
     let p: UnsafePointer<UInt8>

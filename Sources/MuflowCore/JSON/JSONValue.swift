@@ -62,7 +62,7 @@ public struct JSONObject: Sendable {
 
     /// Pairs given as parallel arrays, a repeated key keeping its first position and
     /// last value (what `dict(pairs)` and `json.loads` do).
-    init(keys newKeys: [JSONString], values newValues: [JSONValue]) {
+    package init(keys newKeys: [JSONString], values newValues: [JSONValue]) {
         if newKeys.count <= JSONObject.indexThreshold {
             var unique = true
             outer: for i in 1..<max(newKeys.count, 1) {

@@ -1,11 +1,13 @@
 /// A stack whose top elements can be moved out in bulk into an array, without the
 /// retain and release per element that slicing and then removing would cost.
-final class MoveStack<Element> {
-    private var base: UnsafeMutablePointer<Element>
-    private var capacity: Int
-    private(set) var count = 0
+/// Inlinable: readers in other modules of the package push and pop per value.
+package final class MoveStack<Element> {
+    @usableFromInline var base: UnsafeMutablePointer<Element>
+    @usableFromInline var capacity: Int
+    package var count = 0
 
-    init(capacity: Int = 64) {
+    @inlinable
+    package init(capacity: Int = 64) {
         self.capacity = capacity
         base = .allocate(capacity: capacity)
     }
@@ -15,25 +17,28 @@ final class MoveStack<Element> {
         base.deallocate()
     }
 
-    @inline(__always)
-    func push(_ element: Element) {
+    @inlinable @inline(__always)
+    package func push(_ element: Element) {
         if count == capacity { grow() }
         (base + count).initialize(to: element)
         count += 1
     }
 
-    @inline(__always)
-    func pop() -> Element {
+    @inlinable @inline(__always)
+    package func pop() -> Element {
         count -= 1
         return (base + count).move()
     }
 
-    var top: Element { base[count - 1] }
+    @inlinable
+    package var top: Element { base[count - 1] }
 
-    subscript(i: Int) -> Element { base[i] }
+    @inlinable
+    package subscript(i: Int) -> Element { base[i] }
 
     /// Moves the elements from `start` to the top out, in order.
-    func popAll(from start: Int) -> [Element] {
+    @inlinable
+    package func popAll(from start: Int) -> [Element] {
         let n = count - start
         let items = [Element](unsafeUninitializedCapacity: n) { buffer, initialized in
             buffer.baseAddress!.moveInitialize(from: base + start, count: n)
@@ -44,14 +49,16 @@ final class MoveStack<Element> {
     }
 
     /// Moves the elements from `start` to the top onto the end of `array`.
-    func popAll(from start: Int, appendingTo array: inout [Element]) {
+    @inlinable
+    package func popAll(from start: Int, appendingTo array: inout [Element]) {
         let n = count - start
         array.reserveCapacity(array.count + n)
         for i in start..<count { array.append((base + i).move()) }
         count = start
     }
 
-    private func grow() {
+    @usableFromInline
+    func grow() {
         let bigger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
         bigger.moveInitialize(from: base, count: count)
         base.deallocate()

@@ -1,6 +1,6 @@
 /// Decimal text of integers and of doubles in the layouts Python and pydantic print.
-enum NumberText {
-    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+package enum NumberText {
+    package static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
         if value >= 0 && value < 10 {
             out.append(UInt8(truncatingIfNeeded: value) &+ 0x30)
             return
@@ -19,7 +19,7 @@ enum NumberText {
     }
 
     /// How a double is laid out once its shortest round-trip digits are known.
-    struct FloatStyle {
+    package struct FloatStyle {
         /// Smallest decimal exponent (of the first digit) written in fixed notation;
         /// fixed notation stops at exponent 16 in both styles.
         var lowestFixedExponent: Int
@@ -27,14 +27,14 @@ enum NumberText {
         var padExponentToTwoDigits: Bool
 
         /// Python's `float.__repr__`.
-        static let python = FloatStyle(lowestFixedExponent: -4, padExponentToTwoDigits: true)
+        package static let python = FloatStyle(lowestFixedExponent: -4, padExponentToTwoDigits: true)
         /// pydantic v2's JSON output (measured: fixed from 1e-5, no exponent padding).
-        static let pydantic = FloatStyle(lowestFixedExponent: -5, padExponentToTwoDigits: false)
+        package static let pydantic = FloatStyle(lowestFixedExponent: -5, padExponentToTwoDigits: false)
     }
 
     /// A finite double as its shortest round-trip digits; NaN and infinities are the
     /// caller's business.
-    static func appendFinite(_ value: Double, style: FloatStyle, to out: inout [UInt8]) {
+    package static func appendFinite(_ value: Double, style: FloatStyle, to out: inout [UInt8]) {
         // Integral values below 2^53 are their own shortest digits and lie in the
         // fixed range of both styles.
         if value.magnitude < 9007199254740992.0, value == Double(Int64(value)) {
@@ -121,10 +121,10 @@ enum NumberText {
     }
 }
 
-extension Array where Element == UInt8 {
+package extension Array where Element == UInt8 {
     /// Appends compile-time text without building an intermediate array.
     @inline(__always)
-    mutating func appendStaticText(_ text: StaticString) {
+    package mutating func appendStaticText(_ text: StaticString) {
         append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 }

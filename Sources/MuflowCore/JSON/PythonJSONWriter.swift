@@ -53,7 +53,7 @@ public enum PythonJSON {
     }
 
     /// `float.__repr__`, with json's `NaN`, `Infinity` and `-Infinity`.
-    static func appendDouble(_ d: Double, to out: inout [UInt8]) {
+    package static func appendDouble(_ d: Double, to out: inout [UInt8]) {
         if d.isNaN { out.appendStaticText("NaN"); return }
         if d.isInfinite { out.appendStaticText(d < 0 ? "-Infinity" : "Infinity"); return }
         NumberText.appendFinite(d, style: .python, to: &out)

@@ -2,10 +2,11 @@
 /// front, then binary insertion), step for step. For a consistent order every correct
 /// sort agrees with CPython's; this exists for orders that are not consistent, such as
 /// NaN among floats, where only the same sequence of comparisons gives the same result.
-enum PythonListSort {
-    static let exactLimit = 64
+package enum PythonListSort {
+    package static let exactLimit = 64
 
-    static func sort<T>(_ items: inout [T], by less: (T, T) -> Bool) {
+    @inlinable
+    package static func sort<T>(_ items: inout [T], by less: (T, T) -> Bool) {
         precondition(items.count < exactLimit, "exact emulation covers lists of fewer than 64 elements")
         guard items.count > 1 else { return }
         var run = 2

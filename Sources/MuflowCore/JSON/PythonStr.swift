@@ -15,7 +15,7 @@ public enum PythonStr {
         return out
     }
 
-    static func appendRepr(_ value: JSONValue, to out: inout [UInt8]) {
+    package static func appendRepr(_ value: JSONValue, to out: inout [UInt8]) {
         switch value {
         case .null: out.appendStaticText("None")
         case .bool(let b): out.appendStaticText(b ? "True" : "False")

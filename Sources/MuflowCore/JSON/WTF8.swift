@@ -1,10 +1,10 @@
 /// UTF-8 that also admits encoded surrogates (each one alone, as Python's
 /// `surrogatepass` writes them), the encoding of `JSONString`.
-enum WTF8 {
+package enum WTF8 {
     /// The length of the well-formed sequence starting at `i` (whose first byte is
     /// at least 0x80), or 0 when it is malformed. Strict UTF-8 unless `allowSurrogates`.
     @inline(__always)
-    static func sequenceLength(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int, allowSurrogates: Bool) -> Int {
+    package static func sequenceLength(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int, allowSurrogates: Bool) -> Int {
         let b0 = p[i]
         @inline(__always) func cont(_ k: Int) -> Bool { i + k < end && p[i + k] & 0xC0 == 0x80 }
         switch b0 {
@@ -30,7 +30,7 @@ enum WTF8 {
     /// The code point at `i` and its length in bytes; a malformed byte reads as
     /// U+FFFD of length 1 so that writers never trap on bytes built elsewhere.
     @inline(__always)
-    static func decode(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> (UInt32, Int) {
+    package static func decode(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> (UInt32, Int) {
         let b0 = p[i]
         if b0 < 0x80 { return (UInt32(b0), 1) }
         let length = sequenceLength(p.baseAddress!, i, p.count, allowSurrogates: true)
@@ -46,7 +46,7 @@ enum WTF8 {
 
     /// Appends a code point (surrogates included) in generalized UTF-8.
     @inline(__always)
-    static func append(_ cp: UInt32, to out: inout [UInt8]) {
+    package static func append(_ cp: UInt32, to out: inout [UInt8]) {
         switch cp {
         case 0..<0x80:
             out.append(UInt8(cp))
@@ -66,7 +66,7 @@ enum WTF8 {
     }
 
     /// Whether the bytes are well-formed WTF-8 (UTF-8 plus encoded surrogates).
-    static func isValid(_ p: UnsafeBufferPointer<UInt8>, allowSurrogates: Bool = true) -> Bool {
+    package static func isValid(_ p: UnsafeBufferPointer<UInt8>, allowSurrogates: Bool = true) -> Bool {
         guard let base = p.baseAddress else { return true }
         var i = 0
         while i < p.count {

@@ -17,21 +17,21 @@ public enum PlanStore {
     public static let format = "muflow-plan-store/1"
 
     public static func encode(_ plan: TaskPlan) throws -> [UInt8] {
-        var valueIDs: [NodePickler.StorageKey: Int] = [:]
-        var mapIDs: [NodePickler.StorageKey: Int] = [:]
+        var valueIDs: [StorageIdentity: Int] = [:]
+        var mapIDs: [StorageIdentity: Int] = [:]
         var values: [JSONValue] = []
         var maps: [JSONValue] = []
         // Shared by storage: a value counts once it is met a second time.
-        var seenValues = Set<NodePickler.StorageKey>()
-        var seenMaps = Set<NodePickler.StorageKey>()
+        var seenValues = Set<StorageIdentity>()
+        var seenMaps = Set<StorageIdentity>()
         for node in plan.nodes {
             for value in node.kwargs.values {
-                if let key = NodePickler.key(ofKwargsValue: value), !seenValues.insert(key).inserted, valueIDs[key] == nil {
+                if let key = StorageIdentity.of(kwargsValue: value), !seenValues.insert(key).inserted, valueIDs[key] == nil {
                     valueIDs[key] = values.count
                     values.append(value)
                 }
             }
-            if let key = NodePickler.key(ofObject: node.dependencyAccessMap), !seenMaps.insert(key).inserted,
+            if let key = StorageIdentity.of(object: node.dependencyAccessMap), !seenMaps.insert(key).inserted,
                mapIDs[key] == nil {
                 mapIDs[key] = maps.count
                 maps.append(.object(node.dependencyAccessMap))
@@ -49,12 +49,12 @@ public enum PlanStore {
         for (i, node) in plan.nodes.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             let kwargs: [JSONValue] = node.kwargs.pairs.map { name, value in
-                if let key = NodePickler.key(ofKwargsValue: value), let id = valueIDs[key] {
+                if let key = StorageIdentity.of(kwargsValue: value), let id = valueIDs[key] {
                     return .array([.string(name), .int(0), .int(id)])
                 }
                 return .array([.string(name), value])
             }
-            let access: JSONValue = NodePickler.key(ofObject: node.dependencyAccessMap).flatMap { mapIDs[$0] }
+            let access: JSONValue = StorageIdentity.of(object: node.dependencyAccessMap).flatMap { mapIDs[$0] }
                 .map { .int($0) } ?? .object(node.dependencyAccessMap)
             let dependencies = groups.groupDependencies[Int(groups.groupOfNode[i])].count
             try CompactJSON.write(.array([.string(node.key), .string(node.function), .string(node.storagePrefix),

@@ -1,3 +1,5 @@
+import MuflowCore
+
 /// The fast path for a forEach step's items as the Python binding pickles them: a list
 /// of dicts whose keys are strings and whose values are strings, numbers, booleans or
 /// None (`[{"i": 0}, {"i": 1}, ...]`), read straight into objects in one pass.

@@ -1,3 +1,5 @@
+import MuflowCore
+
 /// The canonical text (`json.dumps(value, sort_keys=True)`) of a pickle, written as the
 /// pickle is read, with no value tree in between: the fast path for hashing the dicts a
 /// Python binding sends. It covers what such dicts hold almost always (dicts with

@@ -1,3 +1,5 @@
+import MuflowCore
+
 /// Integers wider than 64 bits, only as far as turning them into decimal text and
 /// comparing them: pickle stores them as little-endian two's complement bytes.
 enum BigIntegerText {

@@ -1,3 +1,5 @@
+import MuflowCore
+
 /// A plan's nodes as Python pickles, each node a dict with TaskNode's fields in
 /// declaration order, for a binding that builds its node objects with `pickle.loads`.
 ///
@@ -26,20 +28,7 @@ public struct NodePickler: Sendable {
         case accessMap(JSONObject)
     }
 
-    /// Where an array, object or string keeps its elements: equal keys mean the same
-    /// storage, hence the same value, while the plan lives.
-    struct StorageKey: Hashable, Sendable {
-        let first: UInt
-        let second: UInt
-        let count: Int
-    }
-
-    /// Lists of fewer strings are cheaper to write again than to share.
-    static let minimumSharedCount = 16
-    /// A kwargs value counts as large once it holds this many values (nested included).
-    static let minimumSharedWeight = 16
-    /// Strings shorter than this (in bytes) are written again.
-    static let minimumSharedStringLength = 256
+    typealias StorageKey = StorageIdentity
 
     public var sharedCount: Int { shared.count }
     public var nodeCount: Int { plan.count }
@@ -61,12 +50,12 @@ public struct NodePickler: Sendable {
         }
         plan.nodes.withUnsafeBufferPointer { nodes in
             for i in nodes.indices {
-                note(Self.key(ofObject: nodes[i].kwargs), .kwargs(nodes[i].kwargs))
-                for value in nodes[i].kwargs.values { note(Self.key(ofKwargsValue: value), .value(value)) }
-                note(Self.key(ofStrings: nodes[i].dependsOn), .strings(nodes[i].dependsOn))
-                note(Self.key(ofStrings: nodes[i].dependedOnBy), .strings(nodes[i].dependedOnBy))
-                note(Self.key(ofStrings: nodes[i].outputFiles), .strings(nodes[i].outputFiles))
-                note(Self.key(ofObject: nodes[i].dependencyAccessMap), .accessMap(nodes[i].dependencyAccessMap))
+                note(StorageIdentity.of(object: nodes[i].kwargs), .kwargs(nodes[i].kwargs))
+                for value in nodes[i].kwargs.values { note(StorageIdentity.of(kwargsValue: value), .value(value)) }
+                note(StorageIdentity.of(strings: nodes[i].dependsOn), .strings(nodes[i].dependsOn))
+                note(StorageIdentity.of(strings: nodes[i].dependedOnBy), .strings(nodes[i].dependedOnBy))
+                note(StorageIdentity.of(strings: nodes[i].outputFiles), .strings(nodes[i].outputFiles))
+                note(StorageIdentity.of(object: nodes[i].dependencyAccessMap), .accessMap(nodes[i].dependencyAccessMap))
             }
         }
         let repeated = seen.filter { $0.value.count > 1 }.sorted { $0.value.order < $1.value.order }
@@ -182,7 +171,7 @@ public struct NodePickler: Sendable {
     }
 
     private func strings(_ list: [JSONString], into w: inout PickleWriter) {
-        if reference(Self.key(ofStrings: list), copy: true, into: &w) { return }
+        if reference(StorageIdentity.of(strings: list), copy: true, into: &w) { return }
         stringsBody(list, into: &w)
     }
 
@@ -192,7 +181,7 @@ public struct NodePickler: Sendable {
 
     /// A kwargs dict (its values may be shared) or an access map.
     private func object(_ object: JSONObject, kwargs: Bool, into w: inout PickleWriter) {
-        if reference(Self.key(ofObject: object), copy: true, into: &w) { return }
+        if reference(StorageIdentity.of(object: object), copy: true, into: &w) { return }
         objectBody(object, kwargs: kwargs, into: &w)
     }
 
@@ -206,64 +195,12 @@ public struct NodePickler: Sendable {
     }
 
     private func kwargsValue(_ value: JSONValue, into w: inout PickleWriter) {
-        if reference(Self.key(ofKwargsValue: value), copy: false, into: &w) { return }
+        if reference(StorageIdentity.of(kwargsValue: value), copy: false, into: &w) { return }
         kwargsValueBody(value, into: &w)
     }
 
     private func kwargsValueBody(_ value: JSONValue, into w: inout PickleWriter) {
         w.value(value)
-    }
-
-    // MARK: Storage keys
-
-    private static func address<A>(_ array: [A]) -> UInt? {
-        array.withUnsafeBufferPointer { $0.baseAddress.map { UInt(bitPattern: $0) } }
-    }
-
-    private static func key(ofStrings list: [JSONString]) -> StorageKey? {
-        guard list.count >= minimumSharedCount, let a = address(list) else { return nil }
-        return StorageKey(first: a, second: 0, count: list.count)
-    }
-
-    static func key(ofObject object: JSONObject) -> StorageKey? {
-        guard !object.isEmpty, 1 + weight(of: object.values) >= minimumSharedWeight,
-              let a = address(object.keys), let b = address(object.values) else { return nil }
-        return StorageKey(first: a, second: b, count: object.count)
-    }
-
-    static func key(ofKwargsValue value: JSONValue) -> StorageKey? {
-        switch value {
-        case .string(let s):
-            guard s.utf8.count >= minimumSharedStringLength, let a = address(s.utf8) else { return nil }
-            return StorageKey(first: a, second: 1, count: s.utf8.count)
-        case .array(let items):
-            guard weight(value) >= minimumSharedWeight, let a = address(items) else { return nil }
-            return StorageKey(first: a, second: 2, count: items.count)
-        case .object(let object):
-            return key(ofObject: object)
-        default:
-            return nil
-        }
-    }
-
-    /// The number of values in `value` (itself and everything nested), counted only up
-    /// to `minimumSharedWeight`.
-    private static func weight(_ value: JSONValue) -> Int {
-        switch value {
-        case .array(let items): return 1 + weight(of: items)
-        case .object(let object): return 1 + weight(of: object.values)
-        default: return 1
-        }
-    }
-
-    private static func weight(of items: [JSONValue]) -> Int {
-        if items.count >= minimumSharedWeight { return minimumSharedWeight }
-        var total = 0
-        for item in items {
-            total += weight(item)
-            if total >= minimumSharedWeight { break }
-        }
-        return total
     }
 
     private static let keyField: JSONString = "key"

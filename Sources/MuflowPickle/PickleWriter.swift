@@ -1,3 +1,5 @@
+import MuflowCore
+
 /// Writes JSON values as Python pickle opcodes (protocol 4), for a Python caller that
 /// turns them into objects with `pickle.loads` at C speed.
 ///

@@ -1,3 +1,5 @@
+import MuflowCore
+
 /// Reads a Python pickle (protocols 2 to 5) of plain data, the value `json.dumps` would
 /// see: dict, list, tuple (as an array), str, int, float, bool and None.
 ///

@@ -1,3 +1,5 @@
+import MuflowCore
+
 /// Turns what the pickle machine built into a `JSONValue`, checking it the way Python's
 /// `json.dumps(obj, sort_keys=True)` would: refused types, circular references, depth,
 /// and keys that are not strings (sorted, then converted to strings).
