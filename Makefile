@@ -5,29 +5,38 @@ PYTHON ?= python3
 VENV := .venv
 TEST_VENV := .venv-test
 LIB := build/libmuflow.so
+# The version's one source is include/muflow.h's MF_VERSION_* macros; the soname carries
+# its major version, and build/ holds the soname's link beside the library, so that
+# programs linked with -lmuflow find it at run time through their rpath.
+MF_VERSION_MAJOR := $(shell sed -n 's/^\#define MF_VERSION_MAJOR \([0-9][0-9]*\)$$/\1/p' include/muflow.h)
+SONAME := libmuflow.so.$(MF_VERSION_MAJOR)
+HEADERS := include/muflow.h include/muflow_binding.h
 RELEASE_SCRATCH := .build-release
 C_FLAGS := -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude
 CXX_FLAGS := -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude
 APT_PACKAGES := libffi-dev python3-dev valgrind binutils redis-server
 RUNTIME_PIP := pydantic numpy
-TEST_PIP := pytest hypothesis pydantic numpy scipy xarray openpyxl pypdf 'celery[redis]' muflow==0.4.0 'moto[server]==5.2.5' boto3
+TEST_PIP := pytest hypothesis pycparser pydantic numpy scipy xarray openpyxl pypdf 'celery[redis]' muflow==0.4.0 'moto[server]==5.2.5' boto3
 # The suppressions cover only one-time allocations of the Swift runtime (metadata caches,
 # lazy globals), which it keeps until exit by design; a real leak still fails.
 VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=1 --suppressions=$(CURDIR)/tools/valgrind.supp
 
 .PHONY: run test lib system-packages swift-test scheduler-repeat tsan asan c-test c-examples c-sanitize fuzz-replay fuzz python-test wheel wheel-test bench clean
 
-# The packaging build: Swift runtime linked statically, only mf_* exported, and every
-# symbol resolved at link time (-z defs).
+# The packaging build: Swift runtime linked statically, only mf_* exported, every
+# symbol resolved at link time (-z defs), and the soname libmuflow.so.MAJOR.
 lib: $(LIB)
-$(LIB): Package.swift include/muflow.h tools/exports.map $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
+$(LIB): Package.swift $(HEADERS) tools/exports.map $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
+	test -n "$(MF_VERSION_MAJOR)"
 	swift build -c release --product muflow --scratch-path $(RELEASE_SCRATCH) \
 	    -Xswiftc -static-stdlib -Xswiftc -no-toolchain-stdlib-rpath \
-	    -Xlinker --version-script=$(CURDIR)/tools/exports.map -Xlinker -z -Xlinker defs
+	    -Xlinker --version-script=$(CURDIR)/tools/exports.map -Xlinker -z -Xlinker defs \
+	    -Xlinker -soname=$(SONAME)
 	mkdir -p build
 	cp $(RELEASE_SCRATCH)/release/libmuflow.so $(LIB).tmp
 	strip --strip-debug $(LIB).tmp
 	mv -f $(LIB).tmp $(LIB)
+	ln -sfn libmuflow.so build/$(SONAME)
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -81,7 +90,7 @@ swift-test:
 	swift test
 
 c-test: system-packages $(LIB)
-	tools/check_exports.sh include/muflow.h $(LIB)
+	tools/check_exports.sh $(LIB) $(HEADERS)
 	mkdir -p build/c
 	for src in Tests/c/*.c; do \
 	    name=$$(basename $$src .c); \

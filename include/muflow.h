@@ -1,9 +1,23 @@
 /*
- * muflow.h - the C interface of libmuflow, a workflow execution engine.
+ * muflow.h - the stable C interface of libmuflow, a workflow execution engine.
  *
- * This header is the contract. Every function is declared here once and implemented
- * in Swift with `@c @implementation`, which the compiler checks against these
- * declarations.
+ * This header is the contract for C, C++ and Swift programs. Every function is declared
+ * here once and implemented in Swift with `@c @implementation`, which the compiler
+ * checks against these declarations.
+ *
+ * Two tiers
+ * ---------
+ * The criterion: a function belongs here if a C program needs it to build, run, inspect
+ * or store plans, and would want it even if no other language used the library. A
+ * function that exists for a binding's speed (a batch form that saves calls through an
+ * FFI, a readiness or digest shortcut) or for another language's data shape (Python
+ * pickles, laying out a Python str) belongs to muflow_binding.h, which promises less.
+ * One exception of form: MF_FORMAT_PICKLE stays an enumerator of mf_format below, so
+ * that the enum keeps one type in C++ and Swift, but it belongs to the binding tier.
+ *
+ * Stability: within one major version (MF_VERSION_MAJOR, which is also the soname,
+ * libmuflow.so.MAJOR), a function, type or constant of this header keeps its meaning
+ * and signature, and numeric values never change; new ones may be added.
  *
  * Conventions
  * -----------
@@ -12,8 +26,10 @@
  * - Fallible functions return an `mf_status`: MF_OK (0) on success, a positive code
  *   naming the kind of failure otherwise. The message of the latest failure is read
  *   with mf_last_error_message() on the thread that made the failing call.
- * - Output parameters come first and are named `out...`. On failure they are left
- *   untouched, and nothing is half-done: no output is allocated, nothing is written.
+ * - Output parameters come first, in the order the results are named in the function's
+ *   description, and are named `out...`; the handle the call works on follows them,
+ *   then the inputs. On failure outputs are left untouched, and nothing is half-done:
+ *   no output is allocated, nothing is written.
  * - Strings going in are NUL-terminated UTF-8 unless a length is passed beside them.
  *   Text that is not valid UTF-8 (an encoded surrogate included) is refused with
  *   MF_ERR_INVALID_ARGUMENT naming the parameter ("name is not valid UTF-8"), except
@@ -28,11 +44,32 @@
  * - A NULL pointer where the documentation does not allow one is reported as
  *   MF_ERR_INVALID_ARGUMENT, never dereferenced.
  *
+ * - A caller-allocated struct starts with a `size` field that the caller sets to the
+ *   struct's size (sizeof); the library writes only what fits and refuses a size below
+ *   the struct's first published layout with MF_ERR_INVALID_ARGUMENT.
+ *
  * Thread safety
  * -------------
- * Every function may be called from any thread. Functions that take no handle, and
- * functions that take a `const` handle, may run concurrently. Functions that take a
- * non-const handle need the caller to serialise calls on that handle.
+ * The rule: every function may be called from any thread. Functions that take no
+ * handle, and functions that take a `const` handle, may run concurrently. Functions
+ * that take a non-const handle need the caller to serialise calls on that handle.
+ * The exceptions, each a handle that locks internally or is immutable:
+ * - mf_storage: every function may be called on one storage from several threads at
+ *   once (tasks of a run write through one storage concurrently).
+ * - mf_ledger: every function may be called on one ledger from several threads at once.
+ * - mf_registry: every function may be called on one registry from several threads at
+ *   once (a run reads it while a program registers more tasks).
+ * - mf_run: every function may be called on one run from several threads at once (its
+ *   workers); only mf_run_free needs that no thread is inside a call on the run.
+ * - mf_plan: immutable once built or read; every function taking a plan may run
+ *   concurrently on it.
+ * - mf_pipeline: not locked; the rule applies (its const functions may run
+ *   concurrently).
+ * - Callbacks: an mf_task_fn is called on a worker thread, several at once for the
+ *   nodes of one run; an mf_jobs_callback on the thread that called mf_pipeline_build;
+ *   an mf_destroy_fn on whichever thread drops the last use of its user data.
+ * - mf_last_error_message is per thread: concurrent callers never see each other's.
+ * The binding tier's handles (muflow_binding.h) are immutable once made.
  */
 #ifndef MUFLOW_H
 #define MUFLOW_H
@@ -48,6 +85,8 @@ extern "C" {
  * Version
  * ------------------------------------------------------------------------------- */
 
+/* The one place the version is written: the Swift library, its soname (MAJOR) and the
+ * Python package's version are all derived from these three lines. */
 #define MF_VERSION_MAJOR 0
 #define MF_VERSION_MINOR 1
 #define MF_VERSION_PATCH 0
@@ -81,9 +120,11 @@ typedef enum mf_status {
     MF_ERR_CYCLE = 5,
     /** The operating system refused a file operation. */
     MF_ERR_IO = 6,
-    /** A task reported failure. */
+    /** The task's own code failed: what a task function (mf_task_fn) or a callback
+     *  (mf_jobs_callback) returns when the user's code raised or failed. A run counts
+     *  the node as failed; mf_run_execute returns it when a node failed. */
     MF_ERR_TASK_FAILED = 7,
-    /** The operation was cancelled. */
+    /** The operation was cancelled (mf_run_cancel); never the user code's failure. */
     MF_ERR_CANCELLED = 8,
     /** A value the JSON data model cannot represent. */
     MF_ERR_TYPE = 9,
@@ -123,11 +164,7 @@ void mf_string_free(char *string);
  *  key keeps its first position and its last value. Nesting is limited to
  *  MF_MAX_DEPTH levels (MF_ERR_LIMIT beyond).
  *
- *  MF_FORMAT_PICKLE: a Python pickle (protocols 2 to 5) of plain data only: dict,
- *  list, tuple (read as a list), str, int, float, bool and None. Objects the pickle
- *  shares are read once and shared. Anything else (a class, a set, bytes) is refused
- *  with MF_ERR_TYPE naming the key path. Dict keys that are not strings are made
- *  strings as Python's `json` does, after sorting them as Python would. */
+ *  MF_FORMAT_PICKLE: of the binding tier; see muflow_binding.h. */
 typedef enum mf_format {
     MF_FORMAT_JSON = 0,
     MF_FORMAT_PICKLE = 1
@@ -173,31 +210,6 @@ mf_status mf_json_canonical(char **out, size_t *out_len, mf_format format,
 mf_status mf_compute_prefix(char **out, mf_format format, const void *data, size_t length,
                             const char *base_prefix, const char *identity_keys_json);
 
-/** The batch form of mf_compute_prefix: `data` is an array of hash dicts, all hashed
- *  with the same base_prefix and identity keys. On success `*out` is a JSON array of
- *  the prefixes, in order (free with mf_string_free()). If any element fails, the call
- *  fails, the message names the element's index, and nothing is returned. */
-mf_status mf_compute_prefixes(char **out, mf_format format, const void *data, size_t length,
-                              const char *base_prefix, const char *identity_keys_json);
-
-/** The length of a content digest in hex digits (the last part of a prefix). */
-#define MF_DIGEST_LENGTH 16
-
-/** The digest part of a prefix alone: the first 16 hex digits of the SHA-256 of the
- *  value's canonical JSON (as mf_json_canonical writes it), written with a final NUL
- *  into `out`, which must hold MF_DIGEST_LENGTH + 1 bytes. For callers that select
- *  identity keys and write the label themselves (a binding whose labels are its own
- *  language's text). Errors as mf_json_canonical. */
-mf_status mf_content_digest(char *out, mf_format format, const void *data, size_t length);
-
-/** mf_content_digest for each element of an array, in one call: `out` receives the
- *  digests back to back, MF_DIGEST_LENGTH bytes each, no separators and no NUL; it must
- *  hold out_capacity >= MF_DIGEST_LENGTH * (number of elements) bytes.
- *  `*out_count` is set to the number of elements. Errors: those of mf_json_canonical,
- *  MF_ERR_TYPE (not an array), MF_ERR_LIMIT (out_capacity too small; nothing written). */
-mf_status mf_content_digests(char *out, size_t out_capacity, size_t *out_count, mf_format format,
-                             const void *data, size_t length);
-
 /* ---------------------------------------------------------------------------------
  * Local storage: one node's directory
  * ------------------------------------------------------------------------------- */
@@ -211,7 +223,7 @@ mf_status mf_filename_validate(const char *name);
  *  `manifest.json` are protected from tasks; no name may reach outside the directory,
  *  not through `..`, an absolute path, a NUL byte or a symlink; each file appears
  *  atomically (temporary file and rename), and `manifest.json` appears after every
- *  file it lists. A storage may be used from several threads at once. */
+ *  file it lists. Locks internally (see Thread safety at the top). */
 typedef struct mf_storage mf_storage;
 
 /** Flags for mf_storage_new. */
@@ -289,12 +301,6 @@ typedef enum mf_cache_check {
  *  fails. */
 int mf_storage_is_cached(const mf_storage *storage, mf_cache_check check);
 
-/** Checks many node directories at once: `prefixes_json` is a JSON array of
- *  directories; `*out_json` becomes a JSON array of the same length holding true where
- *  the directory's manifest is complete per `check` (free with mf_string_free).
- *  Errors: MF_ERR_INVALID_ARGUMENT (not an array of strings). */
-mf_status mf_storage_check_manifests(char **out_json, const char *prefixes_json, mf_cache_check check);
-
 /** Writes manifest.json (`files`, `timestamp`, and the size and SHA-256 of each file)
  *  atomically, after every file it lists: a temporary file, synced to the disk, then
  *  renamed into place. (With MF_STORAGE_DURABLE the listed files and the directory are
@@ -311,8 +317,7 @@ mf_status mf_storage_write_manifest(mf_storage *storage);
  *  A writer claims a name (mf_ledger_claim), stores the bytes, then commits them
  *  (mf_ledger_commit) or gives the name back (mf_ledger_release); it stores
  *  manifest.json (mf_ledger_manifest) only after every file the manifest lists.
- *  A ledger locks internally: every function below may be called on the same ledger
- *  from several threads at once. */
+ *  Locks internally (see Thread safety at the top). */
 typedef struct mf_ledger mf_ledger;
 
 /** Makes an empty ledger. flags: MF_STORAGE_RESTRICT_OUTPUTS with allowed_outputs_json
@@ -357,8 +362,7 @@ mf_status mf_ledger_manifest(char **out, size_t *out_len, const mf_ledger *ledge
  * and from muflow's plan JSON byte for byte.
  * ------------------------------------------------------------------------------- */
 
-/** Task descriptors by name. Unlike other handles, a registry locks internally: every
- *  function below may be called on the same registry from several threads at once. */
+/** Task descriptors by name. Locks internally (see Thread safety at the top). */
 typedef struct mf_registry mf_registry;
 
 /** Makes an empty registry. Free with mf_registry_free. Errors: MF_ERR_INVALID_ARGUMENT
@@ -381,7 +385,8 @@ void mf_registry_free(mf_registry *registry);
  *  field or a wrong type), MF_ERR_ALREADY_EXISTS (the name is registered). */
 mf_status mf_registry_add(mf_registry *registry, const char *descriptor_json);
 
-/** Unregisters a task. Errors: MF_ERR_NOT_FOUND if no task has that name. */
+/** Unregisters a task and detaches the function attached to its name with
+ *  mf_registry_set_function, if any. Errors: MF_ERR_NOT_FOUND if the name has neither. */
 mf_status mf_registry_remove(mf_registry *registry, const char *name);
 
 /** The descriptor of a task as a JSON object in the form mf_registry_add reads (free
@@ -396,8 +401,8 @@ mf_status mf_registry_names(char **out_json, const mf_registry *registry);
  *  mf_registry_set_function. */
 mf_status mf_registry_clear(mf_registry *registry);
 
-/** A declared DAG of steps, kept in declaration order. Not locked: calls on one
- *  pipeline must be serialised, except that const functions may run concurrently. */
+/** A declared DAG of steps, kept in declaration order. Not locked (see Thread safety
+ *  at the top). */
 typedef struct mf_pipeline mf_pipeline;
 
 /** The kind of a step: muflow's Step (one node) or ForEach (one node per item). */
@@ -447,7 +452,8 @@ mf_status mf_pipeline_validate(char **out_json, const mf_pipeline *pipeline);
  *  step that means no kwargs_map (an empty object); a forEach step must supply an
  *  array. The data must stay valid until the callback is next called or
  *  mf_pipeline_build returns. Return MF_OK, or any other status to stop the build,
- *  which then returns that status. Called on the thread that called mf_pipeline_build. */
+ *  which then returns that status: MF_ERR_TASK_FAILED when the user's code that makes
+ *  the jobs failed. Called on the thread that called mf_pipeline_build. */
 typedef mf_status (*mf_jobs_callback)(void *user_data, const char *step_name,
                                       mf_format *format_out, const void **data_out,
                                       size_t *len_out);
@@ -460,7 +466,7 @@ enum {
 };
 
 /** A built plan: a static DAG of nodes with content-addressed storage prefixes.
- *  Immutable: every function taking a plan may run concurrently on it. */
+ *  Immutable (see Thread safety at the top). */
 typedef struct mf_plan mf_plan;
 
 /** Compiles a pipeline into a plan, as muflow's build_plan(subject_key, kwargs,
@@ -490,26 +496,6 @@ void mf_plan_free(mf_plan *plan);
  *  for byte. `*out` is freed with mf_string_free; `*out_len` (if not NULL) is its
  *  length. */
 mf_status mf_plan_to_json(char **out, size_t *out_len, const mf_plan *plan);
-
-/** The text of mf_plan_to_json, laid out but not yet written, for a caller that
- *  writes it into memory of its own (a Python str) once it knows the length. */
-typedef struct mf_plan_json mf_plan_json;
-
-/** Lays out the plan's JSON: `*out_len` is its length in bytes and `*out_ascii` is 1
- *  if every byte is ASCII, else 0. The layout does not refer to the plan (either may
- *  be freed first). Free it with mf_plan_json_free. Errors: MF_ERR_INVALID_ARGUMENT
- *  (a string holding a lone surrogate, which pydantic cannot write either). */
-mf_status mf_plan_json_layout(mf_plan_json **out, size_t *out_len, int *out_ascii,
-                              const mf_plan *plan);
-
-/** Writes the laid-out JSON to `dest`, which holds at least `out_len` bytes (no NUL
- *  is added). A destination of several megabytes may be advised to the kernel as
- *  huge-page memory (madvise), which only speeds up its first touch. Immutable: may
- *  run concurrently on one layout. */
-void mf_plan_json_write(const mf_plan_json *layout, char *dest);
-
-/** Releases a layout. NULL is accepted. */
-void mf_plan_json_free(mf_plan_json *layout);
 
 /** Reads `length` bytes of plan JSON (no terminating NUL needed) as muflow's
  *  TaskPlan.from_json does: any layout or field order, missing optional fields
@@ -567,75 +553,12 @@ typedef enum mf_node_field {
 mf_status mf_plan_node_field(char **out, size_t *out_len, const mf_plan *plan, size_t index,
                              mf_node_field field);
 
-/** Nodes `start`, `start` + 1, ... as a JSON array of their MF_NODE_JSON texts: at
- *  most `max_count` nodes, and no further node once the text reaches `byte_budget`
- *  bytes (at least one node), for a caller reading nodes a few at a time. `*out` is
- *  freed with mf_string_free; `*out_len` (if not NULL) is its length. Errors:
- *  MF_ERR_NOT_FOUND (start out of range), MF_ERR_INVALID_ARGUMENT (max_count 0). */
-mf_status mf_plan_nodes_json(char **out, size_t *out_len, const mf_plan *plan, size_t start,
-                             size_t max_count, size_t byte_budget);
-
-/** A plan's nodes as Python pickles (protocol 4), for a Python binding that builds its
- *  node objects with pickle's C unpickler. Large values the plan holds once and more
- *  than one node refers to (a kwargs dict, a value in kwargs, a depends_on,
- *  depended_on_by or output_files list, an access map; found by storage, not by
- *  content) are written once, by mf_node_pickler_shared, and appear in node pickles as
- *  persistent ids (BINPERSID of an int pid): pid >> 1 is the shared value's number;
- *  pid & 1 is 1 where the node holds its own shallow copy of it (its kwargs dict, edge
- *  lists and access map) and 0 where nodes share the value itself (a value inside
- *  kwargs, shared as muflow's build_plan shares it). Unpickle with a persistent_load
- *  that returns (a copy of) the unpickled mf_node_pickler_shared value. */
-typedef struct mf_node_pickler mf_node_pickler;
-
-/** Makes a pickler for `plan`, finding its shared values (one look-up per node field
- *  and kwargs value). The pickler keeps the plan's data alive: the plan may be freed
- *  first. Immutable: may be used from several threads at once. Free it with
- *  mf_node_pickler_free. Errors: MF_ERR_INVALID_ARGUMENT (NULL out or plan). */
-mf_status mf_node_pickler_new(mf_node_pickler **out, const mf_plan *plan);
-
-/** Releases a pickler. NULL is accepted. */
-void mf_node_pickler_free(mf_node_pickler *pickler);
-
-/** The number of shared values (ids 0 ... count-1); 0 for NULL. */
-size_t mf_node_pickler_shared_count(const mf_node_pickler *pickler);
-
-/** Nodes `start`, `start` + 1, ... as the pickle of a list of dicts holding each
- *  node's fields in TaskNode's order, as json.loads reads MF_NODE_JSON (NaN and
- *  infinities are None, integers of any size exact), except that strings keep a lone
- *  surrogate (pickle's "surrogatepass" UTF-8; MF_NODE_JSON cannot write one and fails)
- *  and shared values are persistent ids. Equal strings within one pickle (field names,
- *  a storage prefix equal to its key) may be one memoized object.
- *  At most `max_count` nodes, and no further node once the pickle reaches
- *  `byte_budget` bytes (at least one node). `*out` (binary: read `*out_len` bytes) is
- *  freed with mf_string_free. Errors: MF_ERR_INVALID_ARGUMENT (NULL out, out_len or
- *  pickler; max_count 0), MF_ERR_NOT_FOUND (start out of range). */
-mf_status mf_node_pickler_nodes(char **out, size_t *out_len, const mf_node_pickler *pickler,
-                                size_t start, size_t max_count, size_t byte_budget);
-
-/** Shared value `id` as a pickle; the shared values it holds (a kwargs dict's values)
- *  are persistent ids as in mf_node_pickler_nodes. `*out` (binary: read `*out_len`
- *  bytes) is freed with mf_string_free. Errors: MF_ERR_INVALID_ARGUMENT (NULL out,
- *  out_len or pickler), MF_ERR_NOT_FOUND (id out of range). */
-mf_status mf_node_pickler_shared(char **out, size_t *out_len, const mf_node_pickler *pickler,
-                                 size_t id);
-
 /** The keys of all nodes in order, as a JSON array (free with mf_string_free). */
 mf_status mf_plan_node_keys(char **out_json, const mf_plan *plan);
-
-/** One field of every node, in node order, as a JSON array (free with mf_string_free):
- *  strings for the string fields, the JSON of the others. Errors:
- *  MF_ERR_INVALID_ARGUMENT (an unknown field, or MF_NODE_JSON). */
-mf_status mf_plan_field_values(char **out_json, const mf_plan *plan, mf_node_field field);
 
 /** The keys of the nodes without dependencies, in node order, as a JSON array (free
  *  with mf_string_free). */
 mf_status mf_plan_leaf_nodes(char **out_json, const mf_plan *plan);
-
-/** The edges in grouped form, for a caller tracking readiness itself: a JSON array
- *  [groups, dependencies] where groups[i] is the group of node i and dependencies[g]
- *  the distinct indices of the nodes group g depends on (nodes with equal depends_on
- *  lists form one group, so a fan-in costs one list). Free with mf_string_free. */
-mf_status mf_plan_dependency_groups(char **out_json, const mf_plan *plan);
 
 /** muflow's ready_nodes: given completed_json, a JSON array of completed node keys,
  *  the keys of the nodes not completed whose dependencies all are, in node order, as
@@ -735,8 +658,8 @@ mf_status mf_state_machine_name(char **out, const char *prefix, const char *root
  *  the node's inputs recorded) or error.json (failure, with the files written so far)
  *  is written after it. A manifest without an inputs record (muflow's) is trusted as
  *  before. The sentinel root (mf_plan_sentinel_index), when no task of its name is
- *  registered, completes as a built-in no-op; no other node ever does. Every function
- *  on a run may be called from any thread concurrently. */
+ *  registered, completes as a built-in no-op; no other node ever does. Locks internally
+ *  (see Thread safety at the top). */
 typedef struct mf_run mf_run;
 
 /** What happens to the rest of a run after a node fails. */
@@ -783,30 +706,23 @@ typedef enum mf_event_kind {
     MF_EVENT_CACHED = 2,
     /** A built-in no-op node completed (with MF_RUN_REPORT_SETTLED only). */
     MF_EVENT_BUILT_IN = 3,
-    /** The node's directory could not be prepared; it counts as failed and the message
-     *  is the thread's last error message. */
+    /** The node's directory could not be prepared; it counts as failed. The call that
+     *  handed it out returned MF_OK and leaves the thread's last error alone: read the
+     *  message with mf_run_node_failure. */
     MF_EVENT_FAILED = 4
 } mf_event_kind;
 
-/** Waits until a node is ready (or the run is over) and writes its index, in plan node
- *  order, to `*out_index` and what to do with it to `*out_kind`. Blocks while other
+/** Waits until a node is ready (or the run is over) and writes what to do with it to
+ *  `*out_kind` and its index, in plan node order, to `*out_index`. Blocks while other
  *  workers run nodes; several workers may wait at once. */
-mf_status mf_run_next(mf_run *run, mf_event_kind *out_kind, size_t *out_index);
+mf_status mf_run_next(mf_event_kind *out_kind, size_t *out_index, mf_run *run);
 
-/** mf_run_next for up to `capacity` nodes at once, for workers that pay per call (a
- *  Python worker through ctypes): waits like mf_run_next until a node is ready (or the
- *  run is over), then hands out, in the order mf_run_next would, the nodes of that
- *  node's depth that are ready now, up to `capacity` and up to a `workers`th of the
- *  ready nodes (rounded up; `workers` is how many workers pull from the run, so that
- *  one does not take what the others could run). Writes what to do with each to
- *  `out_kinds[i]` and `out_indices[i]` (arrays of at least `capacity` elements) and how
- *  many there are to `*out_count`: 0 means MF_EVENT_DONE. An MF_EVENT_FAILED node is
- *  always the last one, and its message is the thread's last error message. Finish the
- *  MF_EVENT_RUN nodes with mf_run_finish_node or mf_run_finish_nodes, or give back the
- *  ones whose tasks did not start with mf_run_return_nodes.
- *  Errors: MF_ERR_INVALID_ARGUMENT (capacity or workers 0, NULL output). */
-mf_status mf_run_next_nodes(mf_run *run, size_t capacity, size_t workers, mf_event_kind *out_kinds,
-                            size_t *out_indices, size_t *out_count);
+/** The message of the failure of node `index` when the run handed it out as
+ *  MF_EVENT_FAILED, as a new string (free with mf_string_free), or NULL in `*out`
+ *  for any other node. (The failure of a task is what mf_run_finish_node was given;
+ *  mf_run_first_failure reads the run's first failure of either kind.)
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL out or run). */
+mf_status mf_run_node_failure(char **out, const mf_run *run, size_t index);
 
 /** The storage of a node handed out with MF_EVENT_RUN, for its task to write to: a
  *  new handle to the run's storage of that node (free with mf_storage_free).
@@ -820,23 +736,14 @@ mf_status mf_run_node_storage(mf_storage **out, mf_run *run, size_t index);
 mf_status mf_run_finish_node(mf_run *run, size_t index, int success, const char *error_message,
                              const char *error_traceback);
 
-/** Reports `count` nodes handed out with MF_EVENT_RUN whose tasks succeeded, in one
- *  call: as mf_run_finish_node with a non-zero `success` for each, in order.
- *  Errors: MF_ERR_NOT_FOUND (one of them is not running: none is finished). */
-mf_status mf_run_finish_nodes(mf_run *run, const size_t *indices, size_t count);
-
-/** Gives back `count` nodes handed out with MF_EVENT_RUN whose tasks did not start (a
- *  worker that stops part-way through what mf_run_next_nodes handed it): their
- *  context.json is removed, their directories are released, and they are handed out
- *  again later, unless the run has stopped (then they count as skipped).
- *  Errors: MF_ERR_NOT_FOUND (one of them is not running: none is given back). */
-mf_status mf_run_return_nodes(mf_run *run, const size_t *indices, size_t count);
-
 /** Hands out no further node; nodes running finish as usual. NULL does nothing. */
 void mf_run_cancel(mf_run *run);
 
-/** Counts of a run at one instant. */
+/** Counts of a run at one instant. Caller-allocated: set `size` before the call, e.g.
+ *  `mf_run_progress p = { .size = sizeof p };` (C) or MF_RUN_PROGRESS_INIT. */
 typedef struct mf_run_progress {
+    /** sizeof(mf_run_progress) as the caller compiled it; the library checks it. */
+    size_t size;
     size_t total;
     size_t succeeded;
     size_t cached;
@@ -851,8 +758,14 @@ typedef struct mf_run_progress {
     size_t stale;
 } mf_run_progress;
 
-/** Fills `*out` with the run's counts. */
-mf_status mf_run_get_progress(const mf_run *run, mf_run_progress *out);
+/** An mf_run_progress with its size set and every count 0. */
+#define MF_RUN_PROGRESS_INIT { sizeof(mf_run_progress), 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/** Fills `*out` with the run's counts; `out->size` must be set by the caller. A later
+ *  library that appends counts writes only those that fit in `out->size`.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL; `out->size` smaller than this layout, the
+ *  first published one, with the message naming both sizes). */
+mf_status mf_run_get_progress(mf_run_progress *out, const mf_run *run);
 
 /** The message of the run's first failure as a new string (free with mf_string_free),
  *  or NULL in `*out` if no node has failed. */
@@ -860,8 +773,9 @@ mf_status mf_run_first_failure(char **out, const mf_run *run);
 
 /** A task implemented in C: called on a worker thread with the node's index, its
  *  kwargs as compact JSON, its storage (borrowed for the call), and its dependencies
- *  as a JSON object from access key to directory. Return MF_OK for success; for a
- *  failure return another status after setting a message with mf_task_fail. */
+ *  as a JSON object from access key to directory. Return MF_OK for success; when the
+ *  task's own code fails, return MF_ERR_TASK_FAILED after setting a message with
+ *  mf_task_fail. Any status other than MF_OK fails the node. */
 typedef struct mf_task_call mf_task_call;
 typedef mf_status (*mf_task_fn)(void *user_data, const mf_task_call *call);
 
@@ -878,11 +792,18 @@ mf_storage *mf_task_call_storage(const mf_task_call *call);
  *  <status name>"; a NULL call does nothing. */
 void mf_task_fail(const mf_task_call *call, const char *message);
 
+/** Releases the user data of a function attached with mf_registry_set_function. */
+typedef void (*mf_destroy_fn)(void *user_data);
+
 /** Attaches a C implementation to a task name of a registry (the task need not be
- *  registered with mf_registry_add for this). Replaces an earlier one.
+ *  registered with mf_registry_add for this). Replaces an earlier one. `destroy` (may
+ *  be NULL) is called with `user_data` exactly once, when the registry lets go of the
+ *  function (it is replaced, detached by mf_registry_remove or mf_registry_clear, or
+ *  the registry is freed) and no call of it is still running. If this call fails,
+ *  `destroy` is not called: the caller keeps `user_data`.
  *  Errors: MF_ERR_INVALID_ARGUMENT (NULL name or function). */
 mf_status mf_registry_set_function(mf_registry *registry, const char *name, mf_task_fn function,
-                                   void *user_data);
+                                   void *user_data, mf_destroy_fn destroy);
 
 /** Runs the whole plan on `threads` native worker threads (0: the number of CPUs),
  *  calling the C function attached in `registry` to each node's task, and returns when

@@ -28,16 +28,27 @@ final class TaskCallHandle {
     }
 }
 
-/// A C task function and its user data, as a Swift task body.
-struct CTaskFunction: @unchecked Sendable {
+/// A C task function and its user data, as a Swift task body. The body holds the
+/// function, so the user data is destroyed once the registry has let go of the body and
+/// no call of it is running: exactly once, whichever comes last.
+final class CTaskFunction: @unchecked Sendable {
     let function: mf_task_fn
     let userData: UnsafeMutableRawPointer?
+    let destroy: mf_destroy_fn?
+
+    init(function: mf_task_fn, userData: UnsafeMutableRawPointer?, destroy: mf_destroy_fn?) {
+        self.function = function
+        self.userData = userData
+        self.destroy = destroy
+    }
+
+    deinit { destroy?(userData) }
 
     func body() -> TaskBody {
         { call in
             let handle = try TaskCallHandle(call)
-            let status = withExtendedLifetime(handle) {
-                function(userData, OpaquePointer(Unmanaged.passUnretained(handle).toOpaque()))
+            let status = withExtendedLifetime((handle, self)) {
+                self.function(self.userData, OpaquePointer(Unmanaged.passUnretained(handle).toOpaque()))
             }
             if status != MF_OK {
                 throw MuflowError(.taskFailed, handle.failureMessage ?? "task returned \(String(cString: mf_status_name(status)))")
@@ -82,12 +93,13 @@ public func mf_task_fail(_ call: OpaquePointer?, _ message: UnsafePointer<CChar>
 
 @c @implementation
 public func mf_registry_set_function(_ registry: OpaquePointer?, _ name: UnsafePointer<CChar>?,
-                                     _ function: mf_task_fn?, _ userData: UnsafeMutableRawPointer?) -> mf_status {
+                                     _ function: mf_task_fn?, _ userData: UnsafeMutableRawPointer?,
+                                     _ destroy: mf_destroy_fn?) -> mf_status {
     abiCall {
         let registry = try requiredObject(registry, "registry", as: TaskRegistry.self)
         let name = try utf8Argument(name, "name")
         let function = try required(function, "function")
-        registry.setBody(CTaskFunction(function: function, userData: userData).body(), for: name)
+        registry.setBody(CTaskFunction(function: function, userData: userData, destroy: destroy).body(), for: name)
     }
 }
 

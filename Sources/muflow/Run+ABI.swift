@@ -5,8 +5,25 @@ import MuflowCore
 /// The Swift object behind `mf_run *`.
 final class RunHandle: Sendable {
     let run: PlanRun
+    /// The messages of nodes handed out as MF_EVENT_FAILED (mf_run_node_failure); only
+    /// such events, which are rare, touch it.
+    let preparationFailures = Locked<[Int: String]>([:])
 
     init(_ run: PlanRun) { self.run = run }
+
+    /// An event as the ABI hands it out; a failure's message is kept for
+    /// mf_run_node_failure (the call itself succeeded, so the thread's last error is
+    /// left alone).
+    func fields(of event: RunEvent) -> (mf_event_kind, Int) {
+        switch event {
+        case .run(let index, _): return (MF_EVENT_RUN, index)
+        case .cached(let index): return (MF_EVENT_CACHED, index)
+        case .builtIn(let index): return (MF_EVENT_BUILT_IN, index)
+        case .failed(let index, let message):
+            preparationFailures.withLock { $0[index] = message }
+            return (MF_EVENT_FAILED, index)
+        }
+    }
 }
 
 private func runArgument(_ handle: OpaquePointer?) throws -> RunHandle {
@@ -55,20 +72,33 @@ public func mf_run_free(_ run: OpaquePointer?) {
 }
 
 @c @implementation
-public func mf_run_next(_ run: OpaquePointer?, _ outKind: UnsafeMutablePointer<mf_event_kind>?,
-                        _ outIndex: UnsafeMutablePointer<Int>?) -> mf_status {
+public func mf_run_next(_ outKind: UnsafeMutablePointer<mf_event_kind>?, _ outIndex: UnsafeMutablePointer<Int>?,
+                        _ run: OpaquePointer?) -> mf_status {
     abiCall {
-        let handle = try runArgument(run)
         let outKind = try required(outKind, "out_kind")
         let outIndex = try required(outIndex, "out_index")
-        (outKind.pointee, outIndex.pointee) = handle.run.next().map(eventFields) ?? (MF_EVENT_DONE, 0)
+        let handle = try runArgument(run)
+        (outKind.pointee, outIndex.pointee) = handle.run.next().map(handle.fields) ?? (MF_EVENT_DONE, 0)
     }
 }
 
 @c @implementation
-public func mf_run_next_nodes(_ run: OpaquePointer?, _ capacity: Int, _ workers: Int,
-                              _ outKinds: UnsafeMutablePointer<mf_event_kind>?,
-                              _ outIndices: UnsafeMutablePointer<Int>?, _ outCount: UnsafeMutablePointer<Int>?) -> mf_status {
+public func mf_run_node_failure(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ run: OpaquePointer?,
+                                _ index: Int) -> mf_status {
+    abiCall {
+        let out = try required(out, "out")
+        if let message = try runArgument(run).preparationFailures.withLock({ $0[index] }) {
+            deliver(Array(message.utf8), to: out)
+        } else {
+            out.pointee = nil
+        }
+    }
+}
+
+@c @implementation
+public func mf_run_next_nodes(_ outKinds: UnsafeMutablePointer<mf_event_kind>?, _ outIndices: UnsafeMutablePointer<Int>?,
+                              _ outCount: UnsafeMutablePointer<Int>?,
+                              _ run: OpaquePointer?, _ capacity: Int, _ workers: Int) -> mf_status {
     abiCall {
         let handle = try runArgument(run)
         let outKinds = try required(outKinds, "out_kinds")
@@ -78,21 +108,9 @@ public func mf_run_next_nodes(_ run: OpaquePointer?, _ capacity: Int, _ workers:
         guard workers > 0 else { throw invalidArgument("workers must be at least 1") }
         let events = handle.run.next(upTo: capacity, workers: workers)
         for (i, event) in events.enumerated() {
-            (outKinds[i], outIndices[i]) = eventFields(event)
+            (outKinds[i], outIndices[i]) = handle.fields(of: event)
         }
         outCount.pointee = events.count
-    }
-}
-
-/// An event as the ABI hands it out; a failure's message becomes the thread's last error.
-private func eventFields(_ event: RunEvent) -> (mf_event_kind, Int) {
-    switch event {
-    case .run(let index, _): return (MF_EVENT_RUN, index)
-    case .cached(let index): return (MF_EVENT_CACHED, index)
-    case .builtIn(let index): return (MF_EVENT_BUILT_IN, index)
-    case .failed(let index, let message):
-        LastError.record(message)
-        return (MF_EVENT_FAILED, index)
     }
 }
 
@@ -145,11 +163,17 @@ public func mf_run_cancel(_ run: OpaquePointer?) {
 }
 
 @c @implementation
-public func mf_run_get_progress(_ run: OpaquePointer?, _ out: UnsafeMutablePointer<mf_run_progress>?) -> mf_status {
+public func mf_run_get_progress(_ out: UnsafeMutablePointer<mf_run_progress>?, _ run: OpaquePointer?) -> mf_status {
     abiCall {
+        let out = try required(out, "out")
+        let layout = MemoryLayout<mf_run_progress>.size
+        guard out.pointee.size >= layout else {
+            throw invalidArgument("mf_run_progress.size is \(out.pointee.size), but this library's mf_run_progress is "
+                                  + "\(layout) bytes: set size to sizeof(mf_run_progress) before the call")
+        }
         let p = try runArgument(run).run.progress
-        try required(out, "out").pointee = mf_run_progress(
-            total: p.total, succeeded: p.succeeded, cached: p.cached, failed: p.failed, skipped: p.skipped,
+        out.pointee = mf_run_progress(
+            size: out.pointee.size, total: p.total, succeeded: p.succeeded, cached: p.cached, failed: p.failed, skipped: p.skipped,
             running: p.running, finished: p.finished ? 1 : 0, cancelled: p.cancelled ? 1 : 0, stale: p.stale)
     }
 }

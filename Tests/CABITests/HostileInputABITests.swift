@@ -399,9 +399,9 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_registry_names", "out_json", mf_registry_names(nil, registry))
         refusesNull("mf_registry_names", "registry", mf_registry_names(&text, nil))
         refusesNull("mf_registry_clear", "registry", mf_registry_clear(nil))
-        refusesNull("mf_registry_set_function", "registry", mf_registry_set_function(nil, "h.t", Self.recordingTask, nil))
-        refusesNull("mf_registry_set_function", "name", mf_registry_set_function(registry, nil, Self.recordingTask, nil))
-        refusesNull("mf_registry_set_function", "function", mf_registry_set_function(registry, "h.t", nil, nil))
+        refusesNull("mf_registry_set_function", "registry", mf_registry_set_function(nil, "h.t", Self.recordingTask, nil, nil))
+        refusesNull("mf_registry_set_function", "name", mf_registry_set_function(registry, nil, Self.recordingTask, nil, nil))
+        refusesNull("mf_registry_set_function", "function", mf_registry_set_function(registry, "h.t", nil, nil, nil))
 
         // Pipelines
         refusesNull("mf_pipeline_new", "out", mf_pipeline_new(nil, "p", nil))
@@ -523,7 +523,7 @@ final class HostileInputABITests: XCTestCase {
 
         // Runs
         var kind = MF_EVENT_DONE
-        var progress = mf_run_progress()
+        var progress = mf_run_progress(); progress.size = MemoryLayout<mf_run_progress>.size
         refusesNull("mf_run_new", "out", mf_run_new(nil, plan, registry, MF_FAILURE_STOP, 0))
         refusesNull("mf_run_new", "plan", mf_run_new(&handle, nil, registry, MF_FAILURE_STOP, 0))
         acceptsNull("mf_run_new", "registry", mf_run_new(&handle, plan, nil, MF_FAILURE_STOP, 0) == MF_OK)
@@ -531,22 +531,22 @@ final class HostileInputABITests: XCTestCase {
         handle = nil
         acceptsNull("mf_run_free", "run", { mf_run_free(nil); return true }())
         acceptsNull("mf_run_cancel", "run", { mf_run_cancel(nil); return true }())
-        refusesNull("mf_run_next", "run", mf_run_next(nil, &kind, &size))
-        refusesNull("mf_run_next", "out_kind", mf_run_next(run, nil, &size))
-        refusesNull("mf_run_next", "out_index", mf_run_next(run, &kind, nil))
+        refusesNull("mf_run_next", "run", mf_run_next(&kind, &size, nil))
+        refusesNull("mf_run_next", "out_kind", mf_run_next(nil, &size, run))
+        refusesNull("mf_run_next", "out_index", mf_run_next(&kind, nil, run))
         refusesNull("mf_run_node_storage", "out", mf_run_node_storage(nil, run, 0))
         refusesNull("mf_run_node_storage", "run", mf_run_node_storage(&handle, nil, 0))
         refusesNull("mf_run_finish_node", "run", mf_run_finish_node(nil, 0, 1, nil, nil))
-        refusesNull("mf_run_get_progress", "run", mf_run_get_progress(nil, &progress))
-        refusesNull("mf_run_get_progress", "out", mf_run_get_progress(run, nil))
+        refusesNull("mf_run_get_progress", "run", mf_run_get_progress(&progress, nil))
+        refusesNull("mf_run_get_progress", "out", mf_run_get_progress(nil, run))
         refusesNull("mf_run_first_failure", "out", mf_run_first_failure(nil, run))
         refusesNull("mf_run_first_failure", "run", mf_run_first_failure(&text, nil))
         var kinds = [mf_event_kind](repeating: MF_EVENT_DONE, count: 4)
         var indices = [Int](repeating: 0, count: 4)
-        refusesNull("mf_run_next_nodes", "run", mf_run_next_nodes(nil, 4, 1, &kinds, &indices, &size))
-        refusesNull("mf_run_next_nodes", "out_kinds", mf_run_next_nodes(run, 4, 1, nil, &indices, &size))
-        refusesNull("mf_run_next_nodes", "out_indices", mf_run_next_nodes(run, 4, 1, &kinds, nil, &size))
-        refusesNull("mf_run_next_nodes", "out_count", mf_run_next_nodes(run, 4, 1, &kinds, &indices, nil))
+        refusesNull("mf_run_next_nodes", "run", mf_run_next_nodes(&kinds, &indices, &size, nil, 4, 1))
+        refusesNull("mf_run_next_nodes", "out_kinds", mf_run_next_nodes(nil, &indices, &size, run, 4, 1))
+        refusesNull("mf_run_next_nodes", "out_indices", mf_run_next_nodes(&kinds, nil, &size, run, 4, 1))
+        refusesNull("mf_run_next_nodes", "out_count", mf_run_next_nodes(&kinds, &indices, nil, run, 4, 1))
         refusesNull("mf_run_finish_nodes", "run", mf_run_finish_nodes(nil, &indices, 1))
         refusesNull("mf_run_finish_nodes", "indices", mf_run_finish_nodes(run, nil, 1))
         XCTAssertEqual(mf_run_finish_nodes(run, nil, 0), MF_OK, "no nodes: nothing to read")
@@ -563,7 +563,7 @@ final class HostileInputABITests: XCTestCase {
         acceptsNull("mf_task_fail", "call", { mf_task_fail(nil, "ignored"); return true }())
 
         // The pull API with NULL messages: the node fails with "task failed".
-        XCTAssertEqual(mf_run_next(run, &kind, &size), MF_OK)
+        XCTAssertEqual(mf_run_next(&kind, &size, run), MF_OK)
         XCTAssertEqual(kind, MF_EVENT_RUN)
         acceptsNull("mf_run_finish_node", "error_message", mf_run_finish_node(run, size, 0, nil, nil) == MF_OK)
         covered.insert(Parameter(function: "mf_run_finish_node", name: "error_traceback"))
@@ -573,7 +573,7 @@ final class HostileInputABITests: XCTestCase {
         // mf_task_fail with a NULL message, from a C task: the status is reported.
         let calls = Calls()
         calls.failWithNULL = true
-        XCTAssertEqual(mf_registry_set_function(registry, "h.t", Self.recordingTask, calls.opaque), MF_OK)
+        XCTAssertEqual(mf_registry_set_function(registry, "h.t", Self.recordingTask, calls.opaque, nil), MF_OK)
         var second: OpaquePointer?
         XCTAssertEqual(mf_run_new(&second, plan, registry, MF_FAILURE_STOP, 0), MF_OK)
         let executed = mf_run_execute(second, registry, 1)
@@ -714,7 +714,7 @@ final class HostileInputABITests: XCTestCase {
         refusesBadUTF8("mf_registry_remove", "name", mentions: "name is not valid UTF-8") { bad, _ in mf_registry_remove(registry, bad) }
         refusesBadUTF8("mf_registry_get", "name", mentions: "name is not valid UTF-8") { bad, _ in mf_registry_get(&text, registry, bad) }
         refusesBadUTF8("mf_registry_set_function", "name", mentions: "name is not valid UTF-8") { bad, _ in
-            mf_registry_set_function(registry, bad, Self.recordingTask, nil)
+            mf_registry_set_function(registry, bad, Self.recordingTask, nil, nil)
         }
         refusesBadUTF8("mf_pipeline_new", "name", mentions: "name is not valid UTF-8") { bad, _ in mf_pipeline_new(&handle, bad, nil) }
         refusesBadUTF8("mf_pipeline_new", "display_name", mentions: "display_name is not valid UTF-8") { bad, _ in
@@ -785,7 +785,7 @@ final class HostileInputABITests: XCTestCase {
             var run: OpaquePointer?
             XCTAssertEqual(mf_run_new(&run, plan, registry, MF_FAILURE_STOP, 0), MF_OK)
             var kind = MF_EVENT_DONE
-            XCTAssertEqual(mf_run_next(run, &kind, &size), MF_OK)
+            XCTAssertEqual(mf_run_next(&kind, &size, run), MF_OK)
             XCTAssertEqual(kind, MF_EVENT_RUN)
             var prefix: UnsafeMutablePointer<CChar>?
             XCTAssertEqual(mf_plan_node_field(&prefix, nil, plan, size, MF_NODE_STORAGE_PREFIX), MF_OK)
@@ -805,7 +805,7 @@ final class HostileInputABITests: XCTestCase {
         }
         let calls = Calls()
         calls.failWith = Array("no ".utf8) + [0xff, 0x61]
-        XCTAssertEqual(mf_registry_set_function(registry, "h.t", Self.recordingTask, calls.opaque), MF_OK)
+        XCTAssertEqual(mf_registry_set_function(registry, "h.t", Self.recordingTask, calls.opaque, nil), MF_OK)
         var run: OpaquePointer?
         XCTAssertEqual(mf_run_new(&run, plan, registry, MF_FAILURE_STOP, 0), MF_OK)
         XCTAssertEqual(mf_run_execute(run, registry, 1), MF_ERR_TASK_FAILED)
@@ -998,7 +998,7 @@ final class HostileInputABITests: XCTestCase {
         var plan: OpaquePointer?
         XCTAssertEqual(mf_plan_from_json(&plan, document, document.utf8.count), MF_OK, message())
         let calls = Calls()
-        for name in ["h.a", "h.b"] { XCTAssertEqual(mf_registry_set_function(registry, name, Self.recordingTask, calls.opaque), MF_OK) }
+        for name in ["h.a", "h.b"] { XCTAssertEqual(mf_registry_set_function(registry, name, Self.recordingTask, calls.opaque, nil), MF_OK) }
         var run: OpaquePointer?
         XCTAssertEqual(mf_run_new(&run, plan, registry, MF_FAILURE_STOP, 0), MF_OK)
         XCTAssertEqual(mf_run_execute(run, registry, 1), MF_OK, message())

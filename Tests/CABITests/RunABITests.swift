@@ -81,7 +81,7 @@ final class RunABITests: XCTestCase {
             XCTAssertEqual(mf_registry_add(registry, #"{"name": "\#(name)", "output_files": ["out.txt"]}"#), MF_OK)
         }
         for name in attach {
-            XCTAssertEqual(mf_registry_set_function(registry, name, Self.task, calls.opaque), MF_OK)
+            XCTAssertEqual(mf_registry_set_function(registry, name, Self.task, calls.opaque, nil), MF_OK)
         }
         return registry
     }
@@ -132,8 +132,8 @@ final class RunABITests: XCTestCase {
     }
 
     private func progress(_ run: OpaquePointer?) -> mf_run_progress {
-        var p = mf_run_progress()
-        XCTAssertEqual(mf_run_get_progress(run, &p), MF_OK)
+        var p = mf_run_progress(); p.size = MemoryLayout<mf_run_progress>.size
+        XCTAssertEqual(mf_run_get_progress(&p, run), MF_OK)
         return p
     }
 
@@ -253,7 +253,7 @@ final class RunABITests: XCTestCase {
         var partial: OpaquePointer?
         XCTAssertEqual(mf_registry_new(&partial), MF_OK)
         defer { mf_registry_free(partial) }
-        XCTAssertEqual(mf_registry_set_function(partial, "t.features", Self.task, calls.opaque), MF_OK)
+        XCTAssertEqual(mf_registry_set_function(partial, "t.features", Self.task, calls.opaque, nil), MF_OK)
         XCTAssertEqual(mf_plan_check_tasks(plan, partial), MF_ERR_MISSING_TASK)
         var run: OpaquePointer?
         XCTAssertEqual(mf_run_new(&run, plan, partial, MF_FAILURE_STOP, 0), MF_ERR_MISSING_TASK)
@@ -272,8 +272,8 @@ final class RunABITests: XCTestCase {
         let calls = Calls()
         var registry: OpaquePointer?
         XCTAssertEqual(mf_registry_new(&registry), MF_OK)
-        XCTAssertEqual(mf_registry_set_function(registry, "t.features", Self.task, calls.opaque), MF_OK)
-        XCTAssertEqual(mf_registry_set_function(registry, "t.train", Self.task, calls.opaque), MF_OK)
+        XCTAssertEqual(mf_registry_set_function(registry, "t.features", Self.task, calls.opaque, nil), MF_OK)
+        XCTAssertEqual(mf_registry_set_function(registry, "t.train", Self.task, calls.opaque, nil), MF_OK)
         let plan = makePlan(registry, lastStepSingle: true)
         defer { mf_plan_free(plan); mf_registry_free(registry) }
         XCTAssertEqual(field(plan, rootIndex(plan), MF_NODE_FUNCTION), "t.train")
@@ -308,7 +308,7 @@ final class RunABITests: XCTestCase {
         while true {
             var kind = MF_EVENT_DONE
             var index = 0
-            XCTAssertEqual(mf_run_next(run, &kind, &index), MF_OK)
+            XCTAssertEqual(mf_run_next(&kind, &index, run), MF_OK)
             if kind == MF_EVENT_DONE { return events }
             events.append((kind, index))
             guard kind == MF_EVENT_RUN else { continue }
@@ -340,7 +340,7 @@ final class RunABITests: XCTestCase {
         // Once done, mf_run_next keeps answering DONE.
         var kind = MF_EVENT_RUN
         var index = 99
-        XCTAssertEqual(mf_run_next(run, &kind, &index), MF_OK)
+        XCTAssertEqual(mf_run_next(&kind, &index, run), MF_OK)
         XCTAssertEqual(kind, MF_EVENT_DONE)
         mf_run_free(run)
 
@@ -377,13 +377,13 @@ final class RunABITests: XCTestCase {
 
         var kind = MF_EVENT_DONE
         var index = 0
-        XCTAssertEqual(mf_run_next(run, &kind, &index), MF_OK)
+        XCTAssertEqual(mf_run_next(&kind, &index, run), MF_OK)
         XCTAssertEqual(kind, MF_EVENT_RUN)
         XCTAssertEqual(index, 0)
         XCTAssertEqual(mf_run_finish_node(run, 1, 1, nil, nil), MF_ERR_NOT_FOUND, "node 1 was not handed out")
         XCTAssertEqual(mf_run_finish_node(run, 0, 0, "ValueError: bad", "Traceback (most recent call last):\n"), MF_OK)
         XCTAssertEqual(mf_run_finish_node(run, 0, 1, nil, nil), MF_ERR_NOT_FOUND, "a node is finished once")
-        XCTAssertEqual(mf_run_next(run, &kind, &index), MF_OK)
+        XCTAssertEqual(mf_run_next(&kind, &index, run), MF_OK)
         XCTAssertEqual(kind, MF_EVENT_DONE, "stop on first failure")
         let p = progress(run)
         XCTAssertEqual([p.failed, p.skipped, p.succeeded], [1, 6, 0])
@@ -401,11 +401,11 @@ final class RunABITests: XCTestCase {
         let run = newRun(plan, nil)
         var kind = MF_EVENT_DONE
         var index = 0
-        XCTAssertEqual(mf_run_next(run, &kind, &index), MF_OK)
+        XCTAssertEqual(mf_run_next(&kind, &index, run), MF_OK)
         mf_run_cancel(run)
         var other = MF_EVENT_RUN
         var otherIndex = 0
-        XCTAssertEqual(mf_run_next(run, &other, &otherIndex), MF_OK)
+        XCTAssertEqual(mf_run_next(&other, &otherIndex, run), MF_OK)
         XCTAssertEqual(other, MF_EVENT_DONE)
         XCTAssertEqual(progress(run).finished, 0)
         XCTAssertEqual(mf_run_finish_node(run, index, 1, nil, nil), MF_OK)
@@ -423,7 +423,7 @@ final class RunABITests: XCTestCase {
             while true {
                 var kind = MF_EVENT_DONE
                 var index = 0
-                guard mf_run_next(box.value, &kind, &index) == MF_OK, kind != MF_EVENT_DONE else { return }
+                guard mf_run_next(&kind, &index, box.value) == MF_OK, kind != MF_EVENT_DONE else { return }
                 seen.withLock { $0.append(index) }
                 if kind == MF_EVENT_RUN {
                     usleep(1000)
@@ -448,7 +448,7 @@ final class RunABITests: XCTestCase {
         var count = 0
 
         // The three features are ready: a list takes them, in order, and no deeper node.
-        XCTAssertEqual(mf_run_next_nodes(run, 8, 1, &kinds, &indices, &count), MF_OK, message())
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, run, 8, 1), MF_OK, message())
         XCTAssertEqual(count, 3)
         XCTAssertEqual(Array(indices[0..<3]), [0, 1, 2])
         XCTAssertTrue(kinds[0..<3].allSatisfy { $0 == MF_EVENT_RUN })
@@ -467,33 +467,33 @@ final class RunABITests: XCTestCase {
         XCTAssertFalse(exists(prefix(plan, 2) + "/context.json"))
         XCTAssertEqual(mf_run_return_nodes(run, [2], 1), MF_ERR_NOT_FOUND, "a node given back is not running")
         XCTAssertEqual(progress(run).running, 0)
-        XCTAssertEqual(mf_run_next_nodes(run, 8, 1, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, run, 8, 1), MF_OK)
         XCTAssertEqual(count, 1)
         XCTAssertEqual(indices[0], 2)
         XCTAssertEqual(mf_run_finish_nodes(run, [2], 1), MF_OK)
 
         // A list is a share of the ready nodes: two reports among two workers, one each.
-        XCTAssertEqual(mf_run_next_nodes(run, 8, 1, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, run, 8, 1), MF_OK)
         XCTAssertEqual(Array(indices[0..<count]), [3], "train")
         XCTAssertEqual(mf_run_finish_nodes(run, [3], 1), MF_OK)
-        XCTAssertEqual(mf_run_next_nodes(run, 8, 2, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, run, 8, 2), MF_OK)
         XCTAssertEqual(Array(indices[0..<count]), [4])
-        XCTAssertEqual(mf_run_next_nodes(run, 8, 2, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, run, 8, 2), MF_OK)
         XCTAssertEqual(Array(indices[0..<count]), [5])
         XCTAssertEqual(mf_run_finish_nodes(run, [4, 5], 2), MF_OK)
         XCTAssertEqual(mf_run_finish_nodes(run, nil, 0), MF_OK, "an empty list is fine")
 
         // The built-in root settles inside the call: the run is over.
-        XCTAssertEqual(mf_run_next_nodes(run, 8, 1, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, run, 8, 1), MF_OK)
         XCTAssertEqual(count, 0)
         let p = progress(run)
         XCTAssertEqual(p.succeeded, 7)
         XCTAssertEqual(p.finished, 1)
 
-        XCTAssertEqual(mf_run_next_nodes(run, 0, 1, &kinds, &indices, &count), MF_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(mf_run_next_nodes(run, 8, 0, &kinds, &indices, &count), MF_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(mf_run_next_nodes(run, 8, 1, nil, &indices, &count), MF_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(mf_run_next_nodes(nil, 8, 1, &kinds, &indices, &count), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, run, 0, 1), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, run, 8, 0), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_next_nodes(nil, &indices, &count, run, 8, 1), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, nil, 8, 1), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_finish_nodes(run, nil, 1), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_return_nodes(nil, [1], 1), MF_ERR_INVALID_ARGUMENT)
     }
@@ -506,11 +506,11 @@ final class RunABITests: XCTestCase {
         var kinds = [mf_event_kind](repeating: MF_EVENT_DONE, count: 4)
         var indices = [Int](repeating: 0, count: 4)
         var count = 0
-        XCTAssertEqual(mf_run_next_nodes(run, 4, 1, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, run, 4, 1), MF_OK)
         XCTAssertEqual(count, 3)
         XCTAssertEqual(mf_run_finish_node(run, 0, 0, "ValueError: bad", ""), MF_OK)
         XCTAssertEqual(mf_run_return_nodes(run, [1, 2], 2), MF_OK)
-        XCTAssertEqual(mf_run_next_nodes(run, 4, 1, &kinds, &indices, &count), MF_OK)
+        XCTAssertEqual(mf_run_next_nodes(&kinds, &indices, &count, run, 4, 1), MF_OK)
         XCTAssertEqual(count, 0, "stop on first failure")
         let p = progress(run)
         XCTAssertEqual([p.failed, p.skipped, p.succeeded], [1, 6, 0])
@@ -529,28 +529,28 @@ final class RunABITests: XCTestCase {
         var out: OpaquePointer?
         var kind = MF_EVENT_DONE
         var index = 0
-        var p = mf_run_progress()
+        var p = mf_run_progress(); p.size = MemoryLayout<mf_run_progress>.size
         var text: UnsafeMutablePointer<CChar>?
 
         XCTAssertEqual(mf_run_new(nil, plan, registry, MF_FAILURE_STOP, 0), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_new(&out, nil, registry, MF_FAILURE_STOP, 0), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_new(&out, plan, registry, mf_failure_policy(rawValue: 7), 0), MF_ERR_INVALID_ARGUMENT)
         XCTAssertNil(out)
-        XCTAssertEqual(mf_run_next(nil, &kind, &index), MF_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(mf_run_next(run, nil, &index), MF_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(mf_run_next(run, &kind, nil), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_next(&kind, &index, nil), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_next(nil, &index, run), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_next(&kind, nil, run), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_node_storage(nil, run, 0), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_node_storage(&out, nil, 0), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_finish_node(nil, 0, 1, nil, nil), MF_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(mf_run_get_progress(nil, &p), MF_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(mf_run_get_progress(run, nil), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_get_progress(&p, nil), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_run_get_progress(nil, run), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_first_failure(nil, run), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_first_failure(&text, nil), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_execute(nil, registry, 1), MF_ERR_INVALID_ARGUMENT)
         XCTAssertEqual(mf_run_execute(run, nil, 1), MF_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(mf_registry_set_function(nil, "t.x", Self.task, nil), MF_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(mf_registry_set_function(registry, nil, Self.task, nil), MF_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(mf_registry_set_function(registry, "t.x", nil, nil), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_registry_set_function(nil, "t.x", Self.task, nil, nil), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_registry_set_function(registry, nil, Self.task, nil, nil), MF_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(mf_registry_set_function(registry, "t.x", nil, nil, nil), MF_ERR_INVALID_ARGUMENT)
         XCTAssertFalse(message().isEmpty)
         mf_run_cancel(nil)
         mf_run_free(nil)

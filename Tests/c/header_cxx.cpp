@@ -1,5 +1,6 @@
-// muflow.h compiled as C++: the extern "C" guards and every declaration must be valid C++.
-#include <muflow.h>
+// Both headers compiled as C++: the extern "C" guards and every declaration of the stable
+// tier (muflow.h) and of the binding tier (muflow_binding.h) must be valid C++.
+#include <muflow_binding.h>
 #include <cstdio>
 #include <cstring>
 
@@ -13,5 +14,9 @@ int main() {
     }
     std::printf("C++: %s\n", prefix);
     mf_string_free(prefix);
+    char digest[MF_DIGEST_LENGTH + 1];
+    status = mf_content_digest(digest, MF_FORMAT_JSON, dict, std::strlen(dict));
+    if (status != MF_OK) return 1;
+    std::printf("C++ binding tier: %s\n", digest);
     return 0;
 }

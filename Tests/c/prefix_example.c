@@ -1,6 +1,6 @@
 /* Computes storage prefixes through the C interface and checks every error path
  * frees what it must. Run under valgrind by `make c-test`. */
-#include <muflow.h>
+#include <muflow_binding.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -89,8 +89,8 @@ mf_run_progress run(const mf_plan *plan, const mf_registry *registry) {
     expect(mf_run_new(&raw, plan, registry, MF_FAILURE_STOP, 0) == MF_OK, "mf_run_new");
     Run run(raw);
     expect(mf_run_execute(run.get(), registry, 2) == MF_OK, "mf_run_execute");
-    mf_run_progress progress{};
-    expect(mf_run_get_progress(run.get(), &progress) == MF_OK, "mf_run_get_progress");
+    mf_run_progress progress = MF_RUN_PROGRESS_INIT;
+    expect(mf_run_get_progress(&progress, run.get()) == MF_OK, "mf_run_get_progress");
     return progress;
 }
 
@@ -111,8 +111,8 @@ int main() {
                "add cxx.square");
         expect(mf_registry_add(registry.get(), R"({"name": "cxx.total", "output_files": ["total.txt"]})") == MF_OK,
                "add cxx.total");
-        expect(mf_registry_set_function(registry.get(), "cxx.square", &Tasks::square, nullptr) == MF_OK, "attach");
-        expect(mf_registry_set_function(registry.get(), "cxx.total", &Tasks::total, nullptr) == MF_OK, "attach");
+        expect(mf_registry_set_function(registry.get(), "cxx.square", &Tasks::square, nullptr, nullptr) == MF_OK, "attach");
+        expect(mf_registry_set_function(registry.get(), "cxx.total", &Tasks::total, nullptr, nullptr) == MF_OK, "attach");
 
         mf_pipeline *raw_pipeline = nullptr;
         expect(mf_pipeline_new(&raw_pipeline, "cxx.pipeline", nullptr) == MF_OK, "pipeline");

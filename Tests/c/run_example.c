@@ -1,8 +1,10 @@
 /* Runs plans through muflow.h with tasks written in C: a fan-in of "square" nodes into
  * a "sum" node. Checks the outputs, context.json and manifest.json of every node, a
  * cached rerun, a failing task's error.json, the pull API (mf_run_next /
- * mf_run_node_storage / mf_run_finish_node), cancellation and the NULL-argument
- * errors; frees everything. Run under valgrind by `make c-test`. */
+ * mf_run_node_storage / mf_run_finish_node), a node whose directory cannot be prepared
+ * (MF_EVENT_FAILED, mf_run_node_failure), the destroy callback of a function's user
+ * data, mf_run_progress's size check, cancellation and the NULL-argument errors; frees
+ * everything. Run under valgrind by `make c-test`. */
 #define _XOPEN_SOURCE 700
 #include <muflow.h>
 
@@ -95,6 +97,7 @@ struct counters {
     atomic_int square_calls; /* tasks run on several worker threads */
     atomic_int sum_calls;
     int fail_square; /* the value of n whose square fails, or -1 */
+    atomic_int destroyed; /* calls of the destroy callback of its function */
 };
 
 /* kwargs {"n": N}: writes value.txt holding N * N. */
@@ -151,8 +154,8 @@ static mf_registry *make_registry(struct counters *counters) {
     EXPECT(mf_registry_add(registry, "{\"name\": \"t.square\", \"identity_keys\": [\"n\"], "
                                      "\"output_files\": [\"value.txt\"]}") == MF_OK, "add t.square");
     EXPECT(mf_registry_add(registry, "{\"name\": \"t.sum\", \"output_files\": [\"sum.txt\"]}") == MF_OK, "add t.sum");
-    EXPECT(mf_registry_set_function(registry, "t.square", square_task, counters) == MF_OK, "attach t.square");
-    EXPECT(mf_registry_set_function(registry, "t.sum", sum_task, counters) == MF_OK, "attach t.sum");
+    EXPECT(mf_registry_set_function(registry, "t.square", square_task, counters, NULL) == MF_OK, "attach t.square");
+    EXPECT(mf_registry_set_function(registry, "t.sum", sum_task, counters, NULL) == MF_OK, "attach t.sum");
     return registry;
 }
 
@@ -179,14 +182,13 @@ static char *node_dir(const mf_plan *plan, size_t index) {
 }
 
 static mf_run_progress progress_of(const mf_run *run) {
-    mf_run_progress progress;
-    memset(&progress, 0, sizeof progress);
-    EXPECT(mf_run_get_progress(run, &progress) == MF_OK, "progress");
+    mf_run_progress progress = MF_RUN_PROGRESS_INIT;
+    EXPECT(mf_run_get_progress(&progress, run) == MF_OK, "progress");
     return progress;
 }
 
 static void test_execute_and_cached_rerun(const char *base) {
-    struct counters counters = {0, 0, -1}; /* atomic_int initialises from a constant */
+    struct counters counters = {0, 0, -1, 0}; /* atomic_int initialises from a constant */
     mf_registry *registry = make_registry(&counters);
     mf_plan *plan = make_plan(registry, base);
     EXPECT(mf_plan_node_count(plan) == 5, "5 nodes");
@@ -234,7 +236,7 @@ static void test_execute_and_cached_rerun(const char *base) {
 }
 
 static void test_failure(const char *base) {
-    struct counters counters = {0, 0, 3};
+    struct counters counters = {0, 0, 3, 0};
     mf_registry *registry = make_registry(&counters);
     mf_plan *plan = make_plan(registry, base);
     mf_run *run = NULL;
@@ -268,7 +270,7 @@ static void test_failure(const char *base) {
 static void test_pull(const char *base) {
     /* The registry's descriptors make the root "t.sum" a task to run rather than a
      * built-in no-op; its C functions are not used by the pull API. */
-    struct counters counters = {0, 0, -1};
+    struct counters counters = {0, 0, -1, 0};
     mf_registry *registry = make_registry(&counters);
     mf_plan *plan = make_plan(registry, base);
     mf_run *run = NULL;
@@ -280,7 +282,7 @@ static void test_pull(const char *base) {
     for (;;) {
         mf_event_kind kind = MF_EVENT_DONE;
         size_t index = 0;
-        EXPECT(mf_run_next(run, &kind, &index) == MF_OK, "next");
+        EXPECT(mf_run_next(&kind, &index, run) == MF_OK, "next");
         if (kind == MF_EVENT_DONE) break;
         EXPECT(kind == MF_EVENT_RUN, "run events only");
         handed_out++;
@@ -304,7 +306,7 @@ static void test_pull(const char *base) {
     for (;;) {
         mf_event_kind kind = MF_EVENT_DONE;
         size_t index = 0;
-        EXPECT(mf_run_next(run, &kind, &index) == MF_OK, "next");
+        EXPECT(mf_run_next(&kind, &index, run) == MF_OK, "next");
         if (kind == MF_EVENT_DONE) break;
         if (kind == MF_EVENT_CACHED) cached++;
         if (kind == MF_EVENT_RUN) {
@@ -320,7 +322,7 @@ static void test_pull(const char *base) {
     EXPECT(mf_run_new(&run, plan, registry, MF_FAILURE_STOP, MF_RUN_TRUST_MANIFEST_PRESENCE) == MF_OK, "third run");
     mf_event_kind kind = MF_EVENT_DONE;
     size_t index = 0;
-    EXPECT(mf_run_next(run, &kind, &index) == MF_OK && kind == MF_EVENT_DONE, "all cached, nothing to hand out");
+    EXPECT(mf_run_next(&kind, &index, run) == MF_OK && kind == MF_EVENT_DONE, "all cached, nothing to hand out");
     mf_run_free(run);
     EXPECT(counters.square_calls == 0 && counters.sum_calls == 0, "the pull API calls no C function");
     printf("pull: 5 nodes handed out, rerun reported 4 cached and 1 to run\n");
@@ -334,11 +336,11 @@ static void test_cancel(const char *base) {
     EXPECT(mf_run_new(&run, plan, NULL, MF_FAILURE_STOP, 0) == MF_OK, "run");
     mf_event_kind kind = MF_EVENT_DONE;
     size_t index = 0;
-    EXPECT(mf_run_next(run, &kind, &index) == MF_OK && kind == MF_EVENT_RUN, "first node");
+    EXPECT(mf_run_next(&kind, &index, run) == MF_OK && kind == MF_EVENT_RUN, "first node");
     mf_run_cancel(run);
     mf_event_kind after = MF_EVENT_RUN;
     size_t other = 0;
-    EXPECT(mf_run_next(run, &after, &other) == MF_OK && after == MF_EVENT_DONE, "nothing after cancel");
+    EXPECT(mf_run_next(&after, &other, run) == MF_OK && after == MF_EVENT_DONE, "nothing after cancel");
     EXPECT(mf_run_finish_node(run, index, 1, NULL, NULL) == MF_OK, "the running node finishes");
     mf_run_progress progress = progress_of(run);
     EXPECT(progress.cancelled == 1 && progress.finished == 1 && progress.succeeded == 1 && progress.skipped == 4,
@@ -359,7 +361,7 @@ static void test_null_arguments(void) {
     mf_run *run = NULL;
     mf_event_kind kind;
     size_t index;
-    mf_run_progress progress;
+    mf_run_progress progress = MF_RUN_PROGRESS_INIT;
     char *text = NULL;
     mf_storage *storage = NULL;
 
@@ -367,23 +369,23 @@ static void test_null_arguments(void) {
     EXPECT(mf_run_new(&run, NULL, NULL, MF_FAILURE_STOP, 0) == MF_ERR_INVALID_ARGUMENT && run == NULL, "NULL plan");
     EXPECT(mf_run_new(&run, plan, NULL, (mf_failure_policy)9, 0) == MF_ERR_INVALID_ARGUMENT && run == NULL,
            "unknown policy");
-    EXPECT(mf_run_next(NULL, &kind, &index) == MF_ERR_INVALID_ARGUMENT, "next NULL run");
+    EXPECT(mf_run_next(&kind, &index, NULL) == MF_ERR_INVALID_ARGUMENT, "next NULL run");
     EXPECT(mf_run_node_storage(&storage, NULL, 0) == MF_ERR_INVALID_ARGUMENT, "storage NULL run");
     EXPECT(mf_run_finish_node(NULL, 0, 1, NULL, NULL) == MF_ERR_INVALID_ARGUMENT, "finish NULL run");
-    EXPECT(mf_run_get_progress(NULL, &progress) == MF_ERR_INVALID_ARGUMENT, "progress NULL run");
+    EXPECT(mf_run_get_progress(&progress, NULL) == MF_ERR_INVALID_ARGUMENT, "progress NULL run");
     EXPECT(mf_run_first_failure(&text, NULL) == MF_ERR_INVALID_ARGUMENT, "first failure NULL run");
     EXPECT(mf_run_execute(NULL, registry, 1) == MF_ERR_INVALID_ARGUMENT, "execute NULL run");
 
     EXPECT(mf_run_new(&run, plan, NULL, MF_FAILURE_STOP, 0) == MF_OK, "run");
-    EXPECT(mf_run_next(run, NULL, &index) == MF_ERR_INVALID_ARGUMENT, "next NULL kind");
-    EXPECT(mf_run_next(run, &kind, NULL) == MF_ERR_INVALID_ARGUMENT, "next NULL index");
+    EXPECT(mf_run_next(NULL, &index, run) == MF_ERR_INVALID_ARGUMENT, "next NULL kind");
+    EXPECT(mf_run_next(&kind, NULL, run) == MF_ERR_INVALID_ARGUMENT, "next NULL index");
     EXPECT(mf_run_node_storage(NULL, run, 0) == MF_ERR_INVALID_ARGUMENT, "storage NULL out");
-    EXPECT(mf_run_get_progress(run, NULL) == MF_ERR_INVALID_ARGUMENT, "progress NULL out");
+    EXPECT(mf_run_get_progress(NULL, run) == MF_ERR_INVALID_ARGUMENT, "progress NULL out");
     EXPECT(mf_run_first_failure(NULL, run) == MF_ERR_INVALID_ARGUMENT, "first failure NULL out");
     EXPECT(mf_run_execute(run, NULL, 1) == MF_ERR_INVALID_ARGUMENT, "execute NULL registry");
-    EXPECT(mf_registry_set_function(NULL, "t", square_task, NULL) == MF_ERR_INVALID_ARGUMENT, "set NULL registry");
-    EXPECT(mf_registry_set_function(registry, NULL, square_task, NULL) == MF_ERR_INVALID_ARGUMENT, "set NULL name");
-    EXPECT(mf_registry_set_function(registry, "t", NULL, NULL) == MF_ERR_INVALID_ARGUMENT, "set NULL function");
+    EXPECT(mf_registry_set_function(NULL, "t", square_task, NULL, NULL) == MF_ERR_INVALID_ARGUMENT, "set NULL registry");
+    EXPECT(mf_registry_set_function(registry, NULL, square_task, NULL, NULL) == MF_ERR_INVALID_ARGUMENT, "set NULL name");
+    EXPECT(mf_registry_set_function(registry, "t", NULL, NULL, NULL) == MF_ERR_INVALID_ARGUMENT, "set NULL function");
     EXPECT(strlen(mf_last_error_message()) > 0, "a message");
     EXPECT(mf_task_call_index(NULL) == 0, "call index NULL");
     EXPECT(strcmp(mf_task_call_function(NULL), "") == 0, "call function NULL");
@@ -399,6 +401,111 @@ static void test_null_arguments(void) {
     mf_plan_free(plan);
     mf_registry_free(registry);
     printf("null arguments: MF_ERR_INVALID_ARGUMENT, no crash\n");
+}
+
+/* Each destroy callback call counts once per user data. */
+static void count_destroy(void *user_data) { atomic_fetch_add((atomic_int *)user_data, 1); }
+static void count_destroy_counters(void *user_data) { atomic_fetch_add(&((struct counters *)user_data)->destroyed, 1); }
+
+static void test_destroy_callback(const char *base) {
+    atomic_int replaced = 0, removed = 0, cleared = 0, freed = 0;
+    struct counters counters = {0, 0, -1, 0};
+    mf_registry *registry = NULL;
+    EXPECT(mf_registry_new(&registry) == MF_OK, "registry");
+    EXPECT(mf_registry_set_function(registry, "t.square", square_task, &replaced, count_destroy) == MF_OK, "attach");
+    EXPECT(atomic_load(&replaced) == 0, "not destroyed while attached");
+    EXPECT(mf_registry_set_function(registry, "t.square", square_task, &removed, count_destroy) == MF_OK, "replace");
+    EXPECT(atomic_load(&replaced) == 1, "destroyed once when replaced");
+    EXPECT(mf_registry_remove(registry, "t.square") == MF_OK, "remove a function-only name");
+    EXPECT(atomic_load(&removed) == 1 && atomic_load(&replaced) == 1, "destroyed once when removed");
+    EXPECT(mf_registry_remove(registry, "t.square") == MF_ERR_NOT_FOUND, "nothing left to remove");
+    EXPECT(mf_registry_set_function(registry, "t.square", square_task, &cleared, count_destroy) == MF_OK, "attach");
+    EXPECT(mf_registry_clear(registry) == MF_OK && atomic_load(&cleared) == 1, "destroyed once when cleared");
+    EXPECT(mf_registry_set_function(NULL, "t.square", square_task, &freed, count_destroy) == MF_ERR_INVALID_ARGUMENT
+           && atomic_load(&freed) == 0, "a failed attach does not destroy");
+
+    /* A run of tasks that count in `counters`, then the registry freed after it. */
+    EXPECT(mf_registry_set_function(registry, "t.square", square_task, &counters, count_destroy_counters) == MF_OK,
+           "attach for a run");
+    EXPECT(mf_registry_set_function(registry, "t.sum", sum_task, &counters, NULL) == MF_OK, "attach sum");
+    mf_plan *plan = make_plan(NULL, base);
+    mf_run *run = NULL;
+    EXPECT(mf_run_new(&run, plan, registry, MF_FAILURE_STOP, 0) == MF_OK, "run");
+    EXPECT(mf_run_execute(run, registry, 2) == MF_OK, "execute");
+    EXPECT(atomic_load(&counters.square_calls) == 4 && atomic_load(&counters.destroyed) == 0, "in use, not destroyed");
+    mf_run_free(run);
+    mf_plan_free(plan);
+    EXPECT(mf_registry_set_function(registry, "t.x", square_task, &freed, count_destroy) == MF_OK, "attach");
+    mf_registry_free(registry);
+    EXPECT(atomic_load(&freed) == 1 && atomic_load(&counters.destroyed) == 1, "destroyed once when the registry is freed");
+    printf("destroy callback: once on replace, remove, clear and free; never on a failed attach\n");
+}
+
+/* A node whose directory is a file cannot be prepared: MF_EVENT_FAILED, handed out by a
+ * call that succeeds and so leaves the thread's last error alone. */
+static void test_failed_event(const char *base) {
+    mf_plan *plan = make_plan(NULL, base);
+    char *dir = node_dir(plan, 0);
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    *strrchr(parent, '/') = '\0';
+    char command[8300];
+    snprintf(command, sizeof command, "mkdir -p '%s' && : > '%s'", parent, dir);
+    EXPECT(system(command) == 0, "a file where node 0's directory goes");
+    mf_run *run = NULL;
+    EXPECT(mf_run_new(&run, plan, NULL, MF_FAILURE_CONTINUE_INDEPENDENT, 0) == MF_OK, "run");
+    EXPECT(mf_filename_validate("") == MF_ERR_INVALID_ARGUMENT, "a failing call sets a last error");
+    char before[512];
+    snprintf(before, sizeof before, "%s", mf_last_error_message());
+    mf_event_kind kind = MF_EVENT_DONE;
+    size_t index = 99, failed = 0;
+    int seen = 0;
+    char *message = NULL;
+    while (mf_run_next(&kind, &index, run) == MF_OK && kind != MF_EVENT_DONE) {
+        if (kind == MF_EVENT_FAILED) {
+            seen++;
+            failed = index;
+            EXPECT(strcmp(mf_last_error_message(), before) == 0, "the last error is left alone");
+            EXPECT(mf_run_node_failure(&message, run, index) == MF_OK && message && strlen(message) > 0,
+                   "the failure's message");
+        } else if (kind == MF_EVENT_RUN) {
+            char *other = NULL;
+            EXPECT(mf_run_node_failure(&other, run, index) == MF_OK && other == NULL, "no failure for a running node");
+            EXPECT(mf_run_finish_node(run, index, 1, NULL, NULL) == MF_OK, "finish");
+        }
+    }
+    EXPECT(seen == 1 && failed == 0, "node 0 failed once");
+    char *first = NULL;
+    EXPECT(mf_run_first_failure(&first, run) == MF_OK && first && message && strstr(first, message) != NULL,
+           "the run's first failure is that message");
+    EXPECT(mf_run_node_failure(NULL, run, 0) == MF_ERR_INVALID_ARGUMENT, "NULL out");
+    EXPECT(mf_run_node_failure(&first, NULL, 0) == MF_ERR_INVALID_ARGUMENT, "NULL run");
+    mf_string_free(first);
+    mf_string_free(message);
+    mf_string_free(dir);
+    mf_run_free(run);
+    mf_plan_free(plan);
+    printf("failed event: MF_OK without a last error; mf_run_node_failure has the message\n");
+}
+
+/* mf_run_progress carries its size: a size too small is refused by name. */
+static void test_progress_size(void) {
+    mf_plan *plan = make_plan(NULL, "/tmp/muflow-never-run");
+    mf_run *run = NULL;
+    EXPECT(mf_run_new(&run, plan, NULL, MF_FAILURE_STOP, 0) == MF_OK, "run");
+    mf_run_progress progress = MF_RUN_PROGRESS_INIT;
+    progress.size = sizeof progress - 1;
+    progress.total = 77;
+    EXPECT(mf_run_get_progress(&progress, run) == MF_ERR_INVALID_ARGUMENT && progress.total == 77, "too small: refused");
+    EXPECT(strstr(mf_last_error_message(), "mf_run_progress.size") != NULL, "the message names the field");
+    progress.size = 0;
+    EXPECT(mf_run_get_progress(&progress, run) == MF_ERR_INVALID_ARGUMENT, "unset: refused");
+    progress.size = sizeof progress;
+    EXPECT(mf_run_get_progress(&progress, run) == MF_OK && progress.total == 5 && progress.size == sizeof progress,
+           "sized: filled");
+    mf_run_free(run);
+    mf_plan_free(plan);
+    printf("progress size: checked\n");
 }
 
 static int remove_entry(const char *path, const struct stat *info, int flag, struct FTW *ftw) {
@@ -424,6 +531,11 @@ int main(void) {
     snprintf(base, sizeof base, "%s/cancel", root);
     test_cancel(base);
     test_null_arguments();
+    snprintf(base, sizeof base, "%s/destroy", root);
+    test_destroy_callback(base);
+    snprintf(base, sizeof base, "%s/failed-event", root);
+    test_failed_event(base);
+    test_progress_size();
     nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

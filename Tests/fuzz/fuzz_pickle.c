@@ -9,6 +9,8 @@
  * non-string keys are sorted as Python sorts the original keys (1 < 2.5 < 10), then
  * written as strings, which sort otherwise ("1" < "10" < "2.5"). Written again, the
  * text keeps its length and becomes a fixed point. */
+#include <muflow_binding.h>
+
 #include "fuzz_target.h"
 
 /* The label in a prefix ends the C string early when the task name holds a NUL. */

@@ -1,6 +1,8 @@
 /* Fuzz target: plan JSON (mf_plan_from_json). A plan read must write itself back
  * (mf_plan_to_json) as text that reads again into the same plan: the second text
  * equals the first. Its queries must all answer and agree with each other. */
+#include <muflow_binding.h>
+
 #include "fuzz_target.h"
 
 #define PLAN_ERRORS (FUZZ_STATUS(MF_ERR_INVALID_ARGUMENT) | FUZZ_STATUS(MF_ERR_CYCLE) | FUZZ_STATUS(MF_ERR_LIMIT))

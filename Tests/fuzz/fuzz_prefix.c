@@ -10,6 +10,8 @@
  * everything after byte 0 is the hash dict. A prefix must start with the base prefix
  * and a slash; hashed whole (no identity keys), its digest must be mf_content_digest's,
  * and for JSON the batch form over "[dict]" must give the same digest. */
+#include <muflow_binding.h>
+
 #include "fuzz_target.h"
 
 struct prefix_input {

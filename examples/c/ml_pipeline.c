@@ -409,7 +409,7 @@ static int run_once(const char *label, const mf_plan *plan, const mf_registry *r
     mf_status status = mf_run_execute(run, registry, 2);
     double seconds = now() - start;
     int ok = check(status, "mf_run_execute");
-    check(mf_run_get_progress(run, progress), "mf_run_get_progress");
+    check(mf_run_get_progress(progress, run), "mf_run_get_progress");
     printf("%s: %zu nodes, %zu succeeded, %zu cached, %zu failed, %zu skipped; %d task calls in %.1f ms\n", label,
            progress->total, progress->succeeded, progress->cached, progress->failed, progress->skipped,
            atomic_load(&task_calls) - calls_before, seconds * 1e3);
@@ -460,10 +460,10 @@ int main(int argc, char **argv) {
                      "add ml.loo_cv");
     ok = ok && check(mf_registry_add(registry, "{\"name\": \"ml.generate_report\", "
                                                "\"output_files\": [\"report.txt\", \"report.csv\"]}"), "add ml.generate_report");
-    ok = ok && check(mf_registry_set_function(registry, "ml.compute_features", compute_features, NULL), "attach features");
-    ok = ok && check(mf_registry_set_function(registry, "ml.train_model", train_model, NULL), "attach train");
-    ok = ok && check(mf_registry_set_function(registry, "ml.loo_cv", loo_cv, NULL), "attach loo_cv");
-    ok = ok && check(mf_registry_set_function(registry, "ml.generate_report", generate_report, NULL), "attach reports");
+    ok = ok && check(mf_registry_set_function(registry, "ml.compute_features", compute_features, NULL, NULL), "attach features");
+    ok = ok && check(mf_registry_set_function(registry, "ml.train_model", train_model, NULL, NULL), "attach train");
+    ok = ok && check(mf_registry_set_function(registry, "ml.loo_cv", loo_cv, NULL, NULL), "attach loo_cv");
+    ok = ok && check(mf_registry_set_function(registry, "ml.generate_report", generate_report, NULL, NULL), "attach reports");
 
     ok = ok && check(mf_pipeline_new(&pipeline, "ml.full_pipeline", "ML Training Pipeline"), "mf_pipeline_new");
     ok = ok && check(mf_pipeline_add_step(pipeline, "features", "ml.compute_features", MF_STEP_FOREACH, NULL), "features");
@@ -500,7 +500,7 @@ int main(int argc, char **argv) {
     free(kwargs.data);
     mf_pipeline_free(pipeline);
 
-    mf_run_progress first = {0}, second = {0};
+    mf_run_progress first = MF_RUN_PROGRESS_INIT, second = MF_RUN_PROGRESS_INIT;
     if (ok) {
         printf("plan: %zu nodes for %ld datasets under %s, root %s\n", mf_plan_node_count(plan), count, output,
                mf_plan_root_key(plan));

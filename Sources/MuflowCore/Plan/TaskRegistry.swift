@@ -50,12 +50,16 @@ public final class TaskRegistry: Sendable {
         entries.withLock { $0.byName[name] }
     }
 
+    /// Unregisters `name` and drops the body attached to it; refused when it has neither.
     public func remove(_ name: JSONString) throws {
-        try entries.withLock { entries in
-            guard entries.byName.removeValue(forKey: name) != nil else {
-                throw MuflowError(.notFound, "No task registered with name '\(name)'.")
-            }
+        let registered = entries.withLock { entries in
+            guard entries.byName.removeValue(forKey: name) != nil else { return false }
             entries.order.removeAll { $0 == name }
+            return true
+        }
+        let attached = bodies.withLock { $0.removeValue(forKey: name) } != nil
+        guard registered || attached else {
+            throw MuflowError(.notFound, "No task registered with name '\(name)'.")
         }
     }
 

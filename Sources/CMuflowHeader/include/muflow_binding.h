@@ -1,0 +1,1 @@
+../../../include/muflow_binding.h
