@@ -12,6 +12,7 @@ auditwheel retag it with the manylinux platform the library is consistent with.
 
 import ctypes
 import os
+import re
 import shutil
 import subprocess
 
@@ -55,16 +56,29 @@ def _build_library():
     return os.path.join(root, "build", "libmuflow.so")
 
 
+def header_version(header):
+    """"MAJOR.MINOR.PATCH" from the MF_VERSION_* macros of muflow.h: the one place the
+    version is written, for the library (Swift reads the macros) and this package."""
+    with open(header, encoding="utf-8") as f:
+        text = f.read()
+    parts = []
+    for part in ("MAJOR", "MINOR", "PATCH"):
+        found = re.search(rf"^#define MF_VERSION_{part} (\d+)$", text, re.M)
+        if found is None:
+            raise SystemExit(f"muflow-native: {header} defines no MF_VERSION_{part}")
+        parts.append(found.group(1))
+    return ".".join(parts)
+
+
 def _check_library_version(library, version):
-    """The shipped library must be the version the package declares (pyproject), which
-    include/muflow.h's MF_VERSION_* macros set for the library."""
+    """The shipped library must be the version of the header the package is built from."""
     loaded = ctypes.CDLL(os.path.abspath(library))
     loaded.mf_version_string.restype = ctypes.c_char_p
     found = loaded.mf_version_string().decode("ascii")
     if found != version:
         raise SystemExit(
-            f"muflow-native {version}: {library} is libmuflow {found}; the version in "
-            f"pyproject.toml and MF_VERSION_* in include/muflow.h must agree"
+            f"muflow-native {version}: {library} is libmuflow {found}; build it from the same "
+            f"include/muflow.h (MF_VERSION_*) as the package"
         )
 
 
@@ -77,7 +91,7 @@ class BuildWithNativeLibrary(build_py):
         target = os.path.join(package, "_lib")
         os.makedirs(target, exist_ok=True)
         shutil.copy2(library, os.path.join(target, "libmuflow.so"))
-        # The version the package expects of its library: pyproject's, written once.
+        # The version the package expects of its library: the header's, written once.
         with open(os.path.join(package, "_version.py"), "w", encoding="utf-8") as out:
             out.write(f'VERSION = "{self.distribution.get_version()}"\n')
 
@@ -112,6 +126,7 @@ class AnyPython3Wheel(bdist_wheel):
 
 
 setup(
+    version=header_version(os.path.join(_native_root(), "include", "muflow.h")),
     cmdclass={
         "build_py": BuildWithNativeLibrary,
         "sdist": SourceDistributionWithNativeSources,

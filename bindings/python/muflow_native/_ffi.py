@@ -9,7 +9,9 @@ from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint32, c_void_p
 
 _LIBRARY_NAME = "libmuflow.so"
 
-# Numeric values of mf_status (include/muflow.h); stable across versions.
+# Numeric values of mf_status (include/muflow.h); stable across versions. Every
+# upper-case number of this module is the header's MF_<name>: tests/test_ffi_headers.py
+# checks them, and every signature below, against include/muflow.h and muflow_binding.h.
 OK = 0
 ERR_INVALID_ARGUMENT = 1
 ERR_NOT_FOUND = 2
@@ -100,17 +102,19 @@ mf_compute_prefixes = _declare(
 
 
 def _expected_version() -> str:
-    """pyproject's version: written into _version.py when the package is built, read from
-    pyproject.toml when the package is imported from a checkout."""
+    """include/muflow.h's MF_VERSION_*: written into _version.py when the package is
+    built, read from the header when the package is imported from a checkout."""
     try:
         from ._version import VERSION
     except ImportError:
-        pyproject = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pyproject.toml")
+        header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "include", "muflow.h")
         try:
-            with open(pyproject, encoding="utf-8") as f:
-                return re.search(r'^version\s*=\s*"([^"]+)"', f.read(), re.M).group(1)
+            with open(header, encoding="utf-8") as f:
+                text = f.read()
+            return ".".join(re.search(rf"^#define MF_VERSION_{part} (\d+)$", text, re.M).group(1)
+                            for part in ("MAJOR", "MINOR", "PATCH"))
         except (OSError, AttributeError):
-            raise ImportError("muflow_native is not installed and no pyproject.toml gives its version; "
+            raise ImportError("muflow_native is not installed and no include/muflow.h gives its version; "
                               "install it with pip install ./bindings/python") from None
     return VERSION
 
@@ -298,6 +302,7 @@ EVENT_FAILED = 4
 
 class RunProgress(ctypes.Structure):
     _fields_ = [
+        ("size", c_size_t),
         ("total", c_size_t),
         ("succeeded", c_size_t),
         ("cached", c_size_t),
@@ -312,16 +317,17 @@ class RunProgress(ctypes.Structure):
 
 mf_run_new = _declare("mf_run_new", c_int, POINTER(c_void_p), c_void_p, c_void_p, c_int, c_uint32)
 mf_run_free = _declare("mf_run_free", None, c_void_p)
-mf_run_next = _declare("mf_run_next", c_int, c_void_p, POINTER(c_int), POINTER(c_size_t))
+mf_run_next = _declare("mf_run_next", c_int, POINTER(c_int), POINTER(c_size_t), c_void_p)
+mf_run_node_failure = _declare("mf_run_node_failure", c_int, _out_string, c_void_p, c_size_t)
 mf_run_next_nodes = _declare(
-    "mf_run_next_nodes", c_int, c_void_p, c_size_t, c_size_t, POINTER(c_int), POINTER(c_size_t), POINTER(c_size_t)
+    "mf_run_next_nodes", c_int, POINTER(c_int), POINTER(c_size_t), POINTER(c_size_t), c_void_p, c_size_t, c_size_t
 )
 mf_run_finish_nodes = _declare("mf_run_finish_nodes", c_int, c_void_p, POINTER(c_size_t), c_size_t)
 mf_run_return_nodes = _declare("mf_run_return_nodes", c_int, c_void_p, POINTER(c_size_t), c_size_t)
 mf_run_node_storage = _declare("mf_run_node_storage", c_int, POINTER(c_void_p), c_void_p, c_size_t)
 mf_run_finish_node = _declare("mf_run_finish_node", c_int, c_void_p, c_size_t, c_int, c_char_p, c_char_p)
 mf_run_cancel = _declare("mf_run_cancel", None, c_void_p)
-mf_run_get_progress = _declare("mf_run_get_progress", c_int, c_void_p, POINTER(RunProgress))
+mf_run_get_progress = _declare("mf_run_get_progress", c_int, POINTER(RunProgress), c_void_p)
 mf_run_first_failure = _declare("mf_run_first_failure", c_int, _out_string, c_void_p)
 
 

@@ -19,8 +19,10 @@ from typing import Optional
 from . import _ffi
 
 PROTOCOL = 5
-MAX_VALUE_BYTES = 256 * 1024 * 1024  # MF_MAX_VALUE_BYTES
-_DEEP_RECURSION_LIMIT = 2 * 1000 + 200  # MF_MAX_DEPTH levels, two frames each, and margin
+# The library's limits (tests/test_ffi_headers.py checks them against muflow.h).
+MAX_VALUE_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 1000
+_DEEP_RECURSION_LIMIT = 2 * MAX_DEPTH + 200  # MAX_DEPTH levels, two frames each, and margin
 _PLAIN = (str, int, float, bool, type(None))
 
 

@@ -113,7 +113,7 @@ class _JobSource:
             return _ffi.OK
         except BaseException as error:  # carried across the C boundary, re-raised below
             self._error = error
-            return _ffi.ERR_CANCELLED
+            return _ffi.ERR_TASK_FAILED  # the user's code failed, not a cancellation
 
     def raise_pending(self) -> None:
         if self._error is not None:

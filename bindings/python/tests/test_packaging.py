@@ -62,10 +62,12 @@ def test_nm_lists_only_mf_symbols():
 
 
 def _header_functions():
-    header = os.path.join(os.path.dirname(__file__), "..", "..", "..", "include", "muflow.h")
-    if not os.path.exists(header):
+    """The functions both tiers declare (include/muflow.h, include/muflow_binding.h)."""
+    include = os.path.join(os.path.dirname(__file__), "..", "..", "..", "include")
+    headers = [os.path.join(include, name) for name in ("muflow.h", "muflow_binding.h")]
+    if not all(os.path.exists(header) for header in headers):
         return None
-    text = open(header).read()
+    text = "".join(open(header).read() for header in headers)
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     text = re.sub(r"typedef[^;]*;", "", text)  # function-pointer types are not functions
     return set(re.findall(r"\b(mf_[a-z0-9_]+)\s*\(", text))
@@ -136,22 +138,32 @@ def test_version_matches_the_header():
     assert muflow_native.__version__ == ".".join(parts)
 
 
-def test_version_is_pyproject_version():
-    pyproject = os.path.join(os.path.dirname(__file__), "..", "pyproject.toml")
-    declared = re.search(r'^version\s*=\s*"([^"]+)"', open(pyproject).read(), re.M).group(1)
-    assert muflow_native.__version__ == declared
+def test_pyproject_holds_no_version_literal():
+    """The version is written once, in muflow.h; pyproject declares it dynamic."""
+    pyproject = open(os.path.join(os.path.dirname(__file__), "..", "pyproject.toml")).read()
+    assert re.search(r'^version\s*=', pyproject, re.M) is None
+    assert re.search(r'^dynamic\s*=\s*\["version"\]', pyproject, re.M)
 
 
-def _import_copy(tmp_path, version_file, pyproject):
+def _header(version):
+    major, minor, patch = version.split(".")
+    return (f"#define MF_VERSION_MAJOR {major}\n#define MF_VERSION_MINOR {minor}\n"
+            f"#define MF_VERSION_PATCH {patch}\n")
+
+
+def _import_copy(tmp_path, version_file, header):
     """Imports a copy of the installed package (without its library, which MUFLOW_LIBRARY
-    points at) whose _version.py and pyproject.toml next to it are as given."""
-    copy = tmp_path / "muflow_native"
+    points at) laid out as in a checkout, whose _version.py and include/muflow.h are as
+    given."""
+    packages = tmp_path / "bindings" / "python"
+    copy = packages / "muflow_native"
     shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("_lib", "__pycache__", "_version.py"))
     if version_file is not None:
         (copy / "_version.py").write_text(version_file)
-    if pyproject is not None:
-        (tmp_path / "pyproject.toml").write_text(pyproject)
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "MUFLOW_LIBRARY": LIBRARY}
+    if header is not None:
+        (tmp_path / "include").mkdir()
+        (tmp_path / "include" / "muflow.h").write_text(header)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(packages), "MUFLOW_LIBRARY": LIBRARY}
     return subprocess.run([sys.executable, "-c", "import muflow_native; print(muflow_native.__file__)"], env=env,
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
 
@@ -164,12 +176,12 @@ def test_a_library_of_another_version_is_refused_at_import(tmp_path):
     assert f"{LIBRARY} is libmuflow {muflow_native.__version__}" in last
 
 
-def test_a_checkout_takes_its_version_from_pyproject(tmp_path):
-    matching = _import_copy(tmp_path, None, f'[project]\nversion = "{muflow_native.__version__}"\n')
+def test_a_checkout_takes_its_version_from_the_header(tmp_path):
+    matching = _import_copy(tmp_path, None, _header(muflow_native.__version__))
     assert matching.returncode == 0, matching.stderr
-    assert matching.stdout.strip() == str(tmp_path / "muflow_native" / "__init__.py")
+    assert matching.stdout.strip() == str(tmp_path / "bindings" / "python" / "muflow_native" / "__init__.py")
 
-    other = _import_copy(tmp_path / "other", None, '[project]\nversion = "7.0.0"\n')
+    other = _import_copy(tmp_path / "other", None, _header("7.0.0"))
     assert "ImportError: muflow_native 7.0.0 needs libmuflow 7.0.0" in other.stderr
 
 

@@ -32,6 +32,13 @@ def _pyproject_field(name):
     return re.search(rf'^{name}\s*=\s*"([^"]+)"', text, re.M).group(1)
 
 
+def _header_version():
+    """"MAJOR.MINOR.PATCH" of include/muflow.h, the version's one source."""
+    text = (REPOSITORY / "include" / "muflow.h").read_text()
+    return ".".join(re.search(rf"^#define MF_VERSION_{p} (\d+)$", text, re.M).group(1)
+                    for p in ("MAJOR", "MINOR", "PATCH"))
+
+
 def _make_variable(name):
     """A variable of the Makefile, so that this test runs `make run`'s command."""
     return re.search(rf"^{name}\s*:=\s*(.*)$", (REPOSITORY / "Makefile").read_text(), re.M).group(1)
@@ -132,8 +139,8 @@ def test_baseline_is_the_newest_glibc_symbol_the_library_needs(wheel, tmp_path):
     assert WHEEL_NAME.match(wheel.name)["platform"] == f"manylinux_{needed[0]}_{needed[1]}_x86_64"
 
 
-def test_wheel_version_is_pyproject_version(wheel):
-    assert WHEEL_NAME.match(wheel.name)["version"] == _pyproject_field("version")
+def test_wheel_version_is_the_header_version(wheel):
+    assert WHEEL_NAME.match(wheel.name)["version"] == _header_version()
 
 
 def test_installed_library_reports_the_package_version(installed):
@@ -148,7 +155,7 @@ def test_installed_library_reports_the_package_version(installed):
     )
     location, metadata, package, library, number = installed.python(code).split()
     assert Path(location).is_relative_to(installed.venv), location
-    version = _pyproject_field("version")
+    version = _header_version()
     assert metadata == package == library == version
     major, minor, patch = (int(p) for p in version.split("."))
     assert int(number) == major * 10000 + minor * 100 + patch
@@ -206,12 +213,16 @@ def test_sdist_without_swift_says_the_toolchain_is_needed(tmp_path):
 
 
 def test_build_refuses_a_library_of_another_version(wheel, tmp_path):
-    """pyproject's version and the library's (muflow.h's MF_VERSION_*) must agree to build."""
-    source = tmp_path / "python"
+    """The package's version is its header's; a library built from another header is
+    refused. A checkout whose muflow.h says 9.8.7, with a prebuilt library of this one."""
+    checkout = tmp_path / "checkout"
+    source = checkout / "bindings" / "python"
     shutil.copytree(REPOSITORY / "bindings" / "python", source,
                     ignore=shutil.ignore_patterns("tests", "wheel_tests", "build", "*.egg-info", "__pycache__"))
-    pyproject = source / "pyproject.toml"
-    pyproject.write_text(re.sub(r'^version = "[^"]+"', 'version = "9.8.7"', pyproject.read_text(), flags=re.M))
+    (checkout / "Package.swift").write_text("")
+    (checkout / "include").mkdir()
+    (checkout / "include" / "muflow.h").write_text(
+        "#define MF_VERSION_MAJOR 9\n#define MF_VERSION_MINOR 8\n#define MF_VERSION_PATCH 7\n")
     with zipfile.ZipFile(wheel) as archive:
         library = archive.extract("muflow_native/_lib/libmuflow.so", tmp_path)
     env = dict(_clean_env(BUILD_VENV / "bin"), MUFLOW_PREBUILT_LIBRARY=library)
@@ -220,4 +231,4 @@ def test_build_refuses_a_library_of_another_version(wheel, tmp_path):
                             cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode != 0
     output = " ".join((result.stdout + result.stderr).split())
-    assert f"muflow-native 9.8.7: {library} is libmuflow {_pyproject_field('version')}" in output, output
+    assert f"muflow-native 9.8.7: {library} is libmuflow {_header_version()}" in output, output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 from ctypes import byref, c_int, c_size_t, c_void_p
 from typing import Optional
 
@@ -38,7 +39,7 @@ class NativeRun(NativeHandle):
     def next_nodes(self, buffer: "EventBuffer", capacity: int, workers: int) -> list[tuple[int, int]]:
         """Up to `capacity` (kind, index) events at once, for one of `workers` workers
         (see mf_run_next_nodes); an empty list once the run is over."""
-        _ffi.check(_ffi.mf_run_next_nodes(self, capacity, workers, buffer.kinds, buffer.indices, byref(buffer.count)))
+        _ffi.check(_ffi.mf_run_next_nodes(buffer.kinds, buffer.indices, byref(buffer.count), self, capacity, workers))
         count = buffer.count.value
         return list(zip(buffer.kinds[:count], buffer.indices[:count]))
 
@@ -70,9 +71,15 @@ class NativeRun(NativeHandle):
             _ffi.mf_run_cancel(self)
 
     def progress(self) -> _ffi.RunProgress:
-        progress = _ffi.RunProgress()
-        _ffi.check(_ffi.mf_run_get_progress(self, byref(progress)))
+        progress = _ffi.RunProgress(size=ctypes.sizeof(_ffi.RunProgress))
+        _ffi.check(_ffi.mf_run_get_progress(byref(progress), self))
         return progress
+
+    def node_failure(self, index: int) -> str:
+        """The message of a node handed out as EVENT_FAILED (mf_run_node_failure)."""
+        out = c_void_p()
+        _ffi.check(_ffi.mf_run_node_failure(byref(out), self, index))
+        return _ffi.take_string(out) if out.value else ""
 
 
 class EventBuffer:

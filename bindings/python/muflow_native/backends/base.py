@@ -294,7 +294,7 @@ class _Execution:
         run = self._run
         keys = self._plan._keys
         if events[-1][0] == _ffi.EVENT_FAILED:  # first: no node of the list starts after it
-            self._failed(keys[events[-1][1]], _ffi.last_error_message(), "",
+            self._failed(keys[events[-1][1]], run.node_failure(events[-1][1]), "",
                          function=self.columns.functions[events[-1][1]])
             events = events[:-1]
         run_kind = _ffi.EVENT_RUN
