@@ -4,7 +4,7 @@ import Glibc
 import TestSupport
 import XCTest
 
-/// Hostile input through muflow.h only: NULL for every pointer a function takes, invalid
+/// Hostile input through the two headers (muflow.h, muflow_binding.h) only: NULL for every pointer a function takes, invalid
 /// UTF-8 for every text it takes, nesting 100,000 deep, values over MF_MAX_VALUE_BYTES,
 /// and names, prefixes and dependency keys that try to leave their directory. Each case
 /// checks the status the header documents and that the message names the problem.
@@ -28,11 +28,13 @@ final class HostileInputABITests: XCTestCase {
         let name: String
     }
 
-    /// Every function declared in muflow.h with its parameters' declarations.
+    /// Every function declared in muflow.h and muflow_binding.h with its parameters'
+    /// declarations.
     private static let declarations: [(function: String, parameters: [String])] = {
-        let headerPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../include/muflow.h").standardized.path
-        var text = (try? String(contentsOfFile: headerPath, encoding: .utf8)) ?? ""
+        let include = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../include")
+        var text = ["muflow.h", "muflow_binding.h"].map {
+            (try? String(contentsOfFile: include.appendingPathComponent($0).standardized.path, encoding: .utf8)) ?? ""
+        }.joined(separator: "\n")
         while let open = text.range(of: "/*"), let close = text.range(of: "*/", range: open.upperBound..<text.endIndex) {
             text.removeSubrange(open.lowerBound..<close.upperBound)
         }
@@ -62,7 +64,7 @@ final class HostileInputABITests: XCTestCase {
         var set = Set<Parameter>()
         for (function, parameters) in declarations {
             for declaration in parameters where declaration.contains("*") || declaration.hasPrefix("mf_jobs_callback")
-                || declaration.hasPrefix("mf_task_fn") {
+                || declaration.hasPrefix("mf_task_fn") || declaration.hasPrefix("mf_destroy_fn") {
                 let name = parameterName(declaration)
                 if name != "user_data" { set.insert(Parameter(function: function, name: name)) }
             }
@@ -402,6 +404,7 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_registry_set_function", "registry", mf_registry_set_function(nil, "h.t", Self.recordingTask, nil, nil))
         refusesNull("mf_registry_set_function", "name", mf_registry_set_function(registry, nil, Self.recordingTask, nil, nil))
         refusesNull("mf_registry_set_function", "function", mf_registry_set_function(registry, "h.t", nil, nil, nil))
+        acceptsNull("mf_registry_set_function", "destroy", mf_registry_set_function(registry, "h.t", Self.recordingTask, nil, nil) == MF_OK)
 
         // Pipelines
         refusesNull("mf_pipeline_new", "out", mf_pipeline_new(nil, "p", nil))
@@ -541,6 +544,8 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_run_get_progress", "out", mf_run_get_progress(nil, run))
         refusesNull("mf_run_first_failure", "out", mf_run_first_failure(nil, run))
         refusesNull("mf_run_first_failure", "run", mf_run_first_failure(&text, nil))
+        refusesNull("mf_run_node_failure", "out", mf_run_node_failure(nil, run, 0))
+        refusesNull("mf_run_node_failure", "run", mf_run_node_failure(&text, nil, 0))
         var kinds = [mf_event_kind](repeating: MF_EVENT_DONE, count: 4)
         var indices = [Int](repeating: 0, count: 4)
         refusesNull("mf_run_next_nodes", "run", mf_run_next_nodes(&kinds, &indices, &size, nil, 4, 1))
