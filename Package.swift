@@ -1,6 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// The engine's code is inlined into the modules above it (MuflowPickle writes a node's
+// pickle with the core's JSON values, per value), as it was when they were one module.
+let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "muflow",
     products: [
@@ -10,10 +14,10 @@ let package = Package(
     targets: [
         // The engine: plain Swift, no C or Python concerns (CoreNeutralityTests checks
         // that no file of it names pickles, PyObject or ctypes).
-        .target(name: "MuflowCore", dependencies: ["CSHA256"]),
+        .target(name: "MuflowCore", dependencies: ["CSHA256"], swiftSettings: crossModule),
         // Python's data shapes over the engine's values, for the binding tier
         // (include/muflow_binding.h): pickle readers and writers, the node pickler.
-        .target(name: "MuflowPickle", dependencies: ["MuflowCore"]),
+        .target(name: "MuflowPickle", dependencies: ["MuflowCore"], swiftSettings: crossModule),
         // SHA-256 in C, for the CPU's SHA instructions, which Swift cannot name.
         .target(name: "CSHA256"),
         // Exposes include/muflow.h and include/muflow_binding.h to Swift so that
