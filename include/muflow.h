@@ -27,9 +27,10 @@
  *   naming the kind of failure otherwise. The message of the latest failure is read
  *   with mf_last_error_message() on the thread that made the failing call.
  * - Output parameters come first, in the order the results are named in the function's
- *   description, and are named `out...`; the handle the call works on follows them,
- *   then the inputs. On failure outputs are left untouched, and nothing is half-done:
- *   no output is allocated, nothing is written.
+ *   description, and are named `out...` (the capacity of a caller's buffer, if any,
+ *   beside it); the handle the call works on follows them, then the inputs. On failure
+ *   outputs are left untouched, and nothing is half-done: no output is allocated,
+ *   nothing is written.
  * - Strings going in are NUL-terminated UTF-8 unless a length is passed beside them.
  *   Text that is not valid UTF-8 (an encoded surrogate included) is refused with
  *   MF_ERR_INVALID_ARGUMENT naming the parameter ("name is not valid UTF-8"), except
@@ -43,7 +44,6 @@
  *   which accepts NULL.
  * - A NULL pointer where the documentation does not allow one is reported as
  *   MF_ERR_INVALID_ARGUMENT, never dereferenced.
- *
  * - A caller-allocated struct starts with a `size` field that the caller sets to the
  *   struct's size (sizeof); the library writes only what fits and refuses a size below
  *   the struct's first published layout with MF_ERR_INVALID_ARGUMENT.
