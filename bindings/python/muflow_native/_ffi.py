@@ -328,3 +328,19 @@ mf_run_first_failure = _declare("mf_run_first_failure", c_int, _out_string, c_vo
 def last_error_message() -> str:
     return ctypes.string_at(mf_last_error_message()).decode("utf-8", "replace")
 mf_storage_check_manifests = _declare("mf_storage_check_manifests", c_int, _out_string, c_char_p, c_int)
+
+# -- rules branch: rules decided by the core (readiness, write rules) ------------------
+
+mf_ready_tracker_new = _declare("mf_ready_tracker_new", c_int, POINTER(c_void_p), c_void_p)
+mf_ready_tracker_free = _declare("mf_ready_tracker_free", None, c_void_p)
+mf_ready_tracker_add_nodes = _declare(
+    "mf_ready_tracker_add_nodes", c_int, POINTER(POINTER(c_size_t)), POINTER(c_size_t), c_void_p,
+    POINTER(c_size_t), c_size_t
+)
+mf_ready_tracker_update = _declare(
+    "mf_ready_tracker_update", c_int, POINTER(POINTER(c_size_t)), POINTER(c_size_t), c_void_p, c_char_p, c_char_p
+)
+mf_filename_protected = _declare("mf_filename_protected", c_int, _out_string)
+mf_filename_check_write = _declare("mf_filename_check_write", c_int, c_char_p, c_int, c_int)
+# The stateless form, the reference the tracker's two paths are tested against.
+mf_plan_ready_nodes = _declare("mf_plan_ready_nodes", c_int, _out_string, c_void_p, c_char_p)
