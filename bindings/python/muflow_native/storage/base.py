@@ -14,7 +14,7 @@ from typing import IO, Any, Iterable, Optional, Protocol, runtime_checkable
 
 from .. import _ffi, _values
 
-PROTECTED_FILES = frozenset({"context.json", "manifest.json"})
+PROTECTED_FILES = frozenset(json.loads(_ffi.call_returning_string(_ffi.mf_filename_protected)))
 
 
 def validate_filename(filename: str) -> None:
@@ -25,11 +25,12 @@ def validate_filename(filename: str) -> None:
 
 def validate_writable(filename: str, written_files: set[str], allow_protected: bool = False) -> None:
     """Raise PermissionError for a protected name (unless `allow_protected`) and
-    FileExistsError for a name already in `written_files`."""
-    if not allow_protected and filename in PROTECTED_FILES:
-        raise PermissionError(f"'{filename}' is a protected file and cannot be written by tasks.")
-    if filename in written_files:
-        raise FileExistsError(f"'{filename}' has already been written.  Files can only be written once.")
+    FileExistsError for a name already in `written_files` (the core's rule,
+    mf_filename_check_write)."""
+    status = _ffi.mf_filename_check_write(_ffi.encode_name(filename), filename in written_files,
+                                          bool(allow_protected))
+    if status != _ffi.OK:
+        raise _ffi.error_for(status)
 
 
 @runtime_checkable
