@@ -13,8 +13,10 @@ public struct ReadyTracker {
     /// Nodes by their own `key`, when some differ from the keys they are filed under
     /// (hand-made plan JSON); nil when every node's key is its filing key.
     private let nodesByOwnKey: [JSONString: [Int]]?
-    /// The plan's keys (filing or own) now in the completed set; other keys change nothing.
-    private var completed: Set<JSONString> = []
+    /// Whether each node's filing key is in the completed set.
+    private var completedEntries: [Bool]
+    /// Own keys in the completed set that are no node's filing key.
+    private var completedOthers: Set<JSONString> = []
     private var remaining: [Int32]
     private var done: [Bool]
     private var readySet: Set<Int>
@@ -29,6 +31,7 @@ public struct ReadyTracker {
         }
         remaining = groups.groupDependencies.map { Int32($0.count) }
         done = [Bool](repeating: false, count: plan.count)
+        completedEntries = done
         readySet = []
         for (group, count) in remaining.enumerated() where count == 0 {
             readySet.formUnion(groups.groupMembers[group].lazy.map(Int.init))
@@ -49,31 +52,56 @@ public struct ReadyTracker {
 
     /// `key` joined the completed set. A key already in it, or naming no node, changes nothing.
     public mutating func add(_ key: JSONString) {
-        let entry = plan.index(ofKey: key)
-        let keyed = nodes(keyed: key, entry: entry)
-        guard entry != nil || !keyed.isEmpty, completed.insert(key).inserted else { return }
-        for node in keyed {
-            done[node] = true
-            readySet.remove(node)
-        }
-        guard let entry else { return }
-        for group in groups.dependentGroups[entry].map(Int.init) {
-            remaining[group] -= 1
-            if remaining[group] == 0 {
-                for member in groups.groupMembers[group].map(Int.init) where !done[member] { readySet.insert(member) }
-            }
+        if let entry = plan.index(ofKey: key) {
+            add(entry: entry)
+        } else if let keyed = nodesByOwnKey?[key], completedOthers.insert(key).inserted {
+            markDone(keyed)
         }
     }
 
     /// The own key of node `index` joined the completed set (`add` of that key).
     public mutating func addKey(ofNode index: Int) {
-        add(plan.nodes[index].key)
+        if nodesByOwnKey == nil {
+            add(entry: index)  // its own key is its filing key
+        } else {
+            add(plan.nodes[index].key)
+        }
+    }
+
+    /// The filing key of node `entry` joined the completed set.
+    private mutating func add(entry: Int) {
+        guard !completedEntries[entry] else { return }
+        completedEntries[entry] = true
+        if let nodesByOwnKey {
+            markDone(nodesByOwnKey[plan.entryKeys[entry]] ?? [])
+        } else {
+            markDone(CollectionOfOne(entry))
+        }
+        for group in groups.dependentGroups[entry] {
+            let group = Int(group)
+            remaining[group] -= 1
+            if remaining[group] == 0 {
+                for member in groups.groupMembers[group] where !done[Int(member)] { readySet.insert(Int(member)) }
+            }
+        }
+    }
+
+    private mutating func markDone<Nodes: Collection<Int>>(_ nodes: Nodes) {
+        for node in nodes {
+            done[node] = true
+            readySet.remove(node)
+        }
     }
 
     /// `key` left the completed set. A key not in it changes nothing.
     public mutating func remove(_ key: JSONString) {
-        guard completed.remove(key) != nil else { return }
         let entry = plan.index(ofKey: key)
+        if let entry {
+            guard completedEntries[entry] else { return }
+            completedEntries[entry] = false
+        } else {
+            guard completedOthers.remove(key) != nil else { return }
+        }
         for node in nodes(keyed: key, entry: entry) {
             done[node] = false
             if remaining[Int(groups.groupOfNode[node])] == 0 { readySet.insert(node) }

@@ -13,7 +13,6 @@ import ctypes
 import io
 import json
 import pickle
-import threading
 from collections.abc import ItemsView, Mapping, ValuesView
 from ctypes import byref, c_int, c_size_t, c_void_p
 from typing import Iterator, Optional
@@ -426,35 +425,44 @@ class _ReadyNodes(NativeHandle):
         self._last: list[int] = []
         self._out = ctypes.POINTER(c_size_t)()
         self._count = c_size_t()
+        self._out_refs = (byref(self._out), byref(self._count))
         self._indices = (c_size_t * max(len(node_keys), 1))()
-        self._lock = threading.Lock()  # the native tracker serves one thread at a time
 
     def ready(self, completed) -> list[int]:
-        with self._lock:
-            node_keys, previous = self._node_keys, self._previous
-            # Nodes returned last time whose keys are now completed: not in the previous
-            # set (they were not completed then), so if the set is the previous one plus
-            # these keys, its size says so and the subset test confirms it.
-            gained = [i for i in self._last if node_keys[i] in completed]
-            keys = {node_keys[i] for i in gained}
-            if previous is not None and len(completed) == len(previous) + len(keys) and previous <= completed:
-                indices = self._indices
-                indices[:len(gained)] = gained
-                _ffi.check(_ffi.mf_ready_tracker_add_nodes(byref(self._out), byref(self._count), self,
-                                                           indices, len(gained)))
-                for key in keys:
-                    # One add at a time, as the caller adds: the copy keeps the set's table
-                    # layout, so the next subset test reads both tables in step.
-                    previous.add(key)
+        # Both native calls hold the GIL (see _ffi), which keeps the tracker to one
+        # thread at a time; like muflow's, a plan's ready_nodes is not meant for callers
+        # on several threads at once.
+        node_keys, previous = self._node_keys, self._previous
+        # Nodes returned last time whose keys are now completed: not in the previous set
+        # (they were not completed then), so if the set is the previous one plus these
+        # keys, its size says so and the subset test confirms it.
+        gained = [i for i in self._last if node_keys[i] in completed]
+        keys = {node_keys[i] for i in gained}
+        if previous is not None and len(completed) == len(previous) + len(keys) and previous <= completed:
+            indices, count = self._indices, len(gained)
+            if count == 1:
+                indices[0] = gained[0]
             else:
-                before = previous if previous is not None else set()
-                added = [k for k in completed.difference(before) if isinstance(k, str)]
-                removed = [k for k in before.difference(completed) if isinstance(k, str)]
-                _ffi.check(_ffi.mf_ready_tracker_update(byref(self._out), byref(self._count), self,
-                                                        _keys_json(added), _keys_json(removed)))
-                self._previous = set(completed)
-            self._last = self._out[:self._count.value]
-            return self._last
+                indices[:count] = gained
+            status = _ffi.mf_ready_tracker_add_nodes(*self._out_refs, self._handle, indices,
+                                                     _SIZES[count] if count < len(_SIZES) else c_size_t(count))
+            if status:
+                raise _ffi.error_for(status)
+            for key in keys:
+                # One add at a time, as the caller adds: the copy keeps the set's table
+                # layout, so the next subset test reads both tables in step.
+                previous.add(key)
+        else:
+            before = previous if previous is not None else set()
+            added = [k for k in completed.difference(before) if isinstance(k, str)]
+            removed = [k for k in before.difference(completed) if isinstance(k, str)]
+            _ffi.check(_ffi.mf_ready_tracker_update(*self._out_refs, self, _keys_json(added), _keys_json(removed)))
+            self._previous = set(completed)
+        self._last = self._out[:self._count.value]
+        return self._last
+
+
+_SIZES = tuple(c_size_t(n) for n in range(64))  # counts as the argument-less call takes them
 
 
 def _keys_json(keys: list) -> Optional[bytes]:
