@@ -941,6 +941,17 @@ mf_status mf_filename_protected(char **out_json);
  *  Errors: those, and MF_ERR_INVALID_ARGUMENT (NULL name, not UTF-8). Thread-safe. */
 mf_status mf_filename_check_write(const char *name, int already_written, int allow_protected);
 
+/** The parameters of mf_compute_prefix's selection, for a binding that selects the
+ *  hashed object and writes the label itself (its values outside the identity keys
+ *  never cross into the library, and its label is its own language's text of the
+ *  value; see mf_content_digest): a JSON object {"label_key": str, "label_default":
+ *  str} (free with mf_string_free). The hashed object is all of hash_dict when the
+ *  identity keys are NULL or empty; otherwise the identity keys present in hash_dict,
+ *  plus label_key with hash_dict's value or, when it has none, label_default. The label
+ *  is hash_dict's label_key value, or label_default. Errors: MF_ERR_INVALID_ARGUMENT
+ *  (NULL out_json). Thread-safe. */
+mf_status mf_prefix_selection(char **out_json);
+
 #ifdef __cplusplus
 }
 #endif

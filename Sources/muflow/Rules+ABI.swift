@@ -17,3 +17,14 @@ public func mf_filename_check_write(_ name: UnsafePointer<CChar>?, _ alreadyWrit
         try FileNames.validateWritable(name, alreadyWritten: alreadyWritten != 0, allowProtected: allowProtected != 0)
     }
 }
+
+@c @implementation
+public func mf_prefix_selection(_ outJSON: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> mf_status {
+    abiCall {
+        let out = try required(outJSON, "out_json")
+        var rule = JSONObject()
+        rule[JSONString("label_key")] = .string(ContentPrefix.taskKey)
+        rule[JSONString("label_default")] = .string(ContentPrefix.unknownTaskName)
+        deliver(asciiJSON(.object(rule)), to: out)
+    }
+}

@@ -349,3 +349,4 @@ mf_filename_protected = _declare("mf_filename_protected", c_int, _out_string)
 mf_filename_check_write = _declare("mf_filename_check_write", c_int, c_char_p, c_int, c_int)
 # The stateless form, the reference the tracker's two paths are tested against.
 mf_plan_ready_nodes = _declare("mf_plan_ready_nodes", c_int, _out_string, c_void_p, c_char_p)
+mf_prefix_selection = _declare("mf_prefix_selection", c_int, _out_string)

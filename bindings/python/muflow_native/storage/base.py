@@ -72,10 +72,13 @@ def compute_prefix(hash_dict: dict, base_prefix: str = "muflow", identity_keys: 
     ``{base_prefix}/{task}/{first 16 hex digits of sha256(json.dumps(id, sort_keys=True))}``
     where `id` is all of `hash_dict`, or only its `identity_keys` plus ``task``.
 
-    The canonical text and its digest are computed natively; the identity selection
-    and the label (muflow's f-string of the task, whatever its type) stay in Python,
-    where they mean exactly what they mean in muflow."""
-    label = hash_dict.get("task", "unknown")
+    The canonical text and its digest are computed natively. The selection's
+    parameters are the core's (mf_prefix_selection); it is applied here so that values
+    outside the identity keys never cross into the library (muflow never looks at them),
+    and the label is Python's f-string of the value, whatever its type.
+    test_prefix_selection.py keeps this path in agreement with the core's own
+    selection and label (mf_compute_prefix)."""
+    label = hash_dict.get(_LABEL_KEY, _LABEL_DEFAULT)
     hashed = _identity(hash_dict, identity_keys) if identity_keys else hash_dict
     # The usual case in one step; anything unusual (a value pickle or the library
     # refuses, a subclass to convert, a huge value) takes the general path, which
@@ -101,7 +104,7 @@ def compute_prefixes(
         hash_dicts = list(hash_dicts)
     if not hash_dicts:
         return []
-    labels = [d.get("task", "unknown") for d in hash_dicts]
+    labels = [d.get(_LABEL_KEY, _LABEL_DEFAULT) for d in hash_dicts]
     if not identity_keys and set(map(type, labels)) == {str} and _plain_text(base_prefix):
         # Every label is the task string itself: the library assembles the prefixes.
         base = base_prefix.encode("utf-8")
@@ -175,10 +178,16 @@ def _plain_text(text) -> bool:
     return True
 
 
+_selection = json.loads(_ffi.call_returning_string(_ffi.mf_prefix_selection))
+_LABEL_KEY: str = _selection["label_key"]
+_LABEL_DEFAULT: str = _selection["label_default"]
+
+
 def _identity(hash_dict: dict, identity_keys) -> dict:
-    """muflow's selection: values outside the identity keys are never looked at."""
+    """The core's selection (mf_prefix_selection) applied to a dict: values outside the
+    identity keys are never looked at."""
     selected = {k: hash_dict[k] for k in identity_keys if k in hash_dict}
-    selected["task"] = hash_dict.get("task", "unknown")
+    selected[_LABEL_KEY] = hash_dict.get(_LABEL_KEY, _LABEL_DEFAULT)
     return selected
 
 
