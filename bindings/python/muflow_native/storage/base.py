@@ -33,6 +33,16 @@ def validate_writable(filename: str, written_files: set[str], allow_protected: b
         raise _ffi.error_for(status)
 
 
+_WRITE_MODES = frozenset("wax+")
+
+
+def check_read_mode(mode: str) -> None:
+    """Raise ValueError for an open_file mode that writes: storages are written through
+    save_* only (the one place of this Python-only rule, for every storage)."""
+    if _WRITE_MODES.intersection(mode):
+        raise ValueError("open_file is read-only. Use save_file() or save_text() to write files.")
+
+
 @runtime_checkable
 class StorageBackend(Protocol):
     """What a task's storage offers; LocalStorageBackend and S3StorageBackend
