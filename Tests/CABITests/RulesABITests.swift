@@ -86,6 +86,24 @@ final class RulesABITests: XCTestCase {
         XCTAssertEqual(mf_filename_protected(nil), MF_ERR_INVALID_ARGUMENT)
     }
 
+    func testPrefixSelection() {
+        var out: UnsafeMutablePointer<CChar>?
+        XCTAssertEqual(mf_prefix_selection(&out), MF_OK)
+        XCTAssertEqual(String(cString: out!), #"{"label_key": "task", "label_default": "unknown"}"#)
+        mf_string_free(out)
+        XCTAssertEqual(mf_prefix_selection(nil), MF_ERR_INVALID_ARGUMENT)
+        // The parameters are the ones mf_compute_prefix applies.
+        let dict = #"{"a": 1, "b": 2}"#
+        XCTAssertEqual(mf_compute_prefix(&out, MF_FORMAT_JSON, dict, dict.utf8.count, "m", #"["a"]"#), MF_OK)
+        let selected = String(cString: out!)
+        mf_string_free(out)
+        let explicit = #"{"a": 1, "task": "unknown"}"#
+        XCTAssertEqual(mf_compute_prefix(&out, MF_FORMAT_JSON, explicit, explicit.utf8.count, "m", nil), MF_OK)
+        XCTAssertEqual(String(cString: out!), selected)
+        XCTAssertTrue(selected.hasPrefix("m/unknown/"), selected)
+        mf_string_free(out)
+    }
+
     func testWriteRules() {
         XCTAssertEqual(mf_filename_check_write("result.json", 0, 0), MF_OK)
         XCTAssertEqual(mf_filename_check_write("manifest.json", 0, 0), MF_ERR_PERMISSION)
