@@ -467,6 +467,31 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_plan_ready_nodes", "out_json", mf_plan_ready_nodes(nil, plan, "[]"))
         refusesNull("mf_plan_ready_nodes", "plan", mf_plan_ready_nodes(&text, nil, "[]"))
         refusesNull("mf_plan_ready_nodes", "completed_json", mf_plan_ready_nodes(&text, plan, nil))
+        // rules branch: the ready tracker, write rules, prefix selection
+        var tracker: OpaquePointer?
+        refusesNull("mf_ready_tracker_new", "out", mf_ready_tracker_new(nil, plan))
+        refusesNull("mf_ready_tracker_new", "plan", mf_ready_tracker_new(&tracker, nil))
+        XCTAssertEqual(mf_ready_tracker_new(&tracker, plan), MF_OK)
+        var ready: UnsafePointer<Int>?
+        var readyCount = 0
+        refusesNull("mf_ready_tracker_add_nodes", "out_ready", mf_ready_tracker_add_nodes(nil, &readyCount, tracker, nil, 0))
+        refusesNull("mf_ready_tracker_add_nodes", "out_count", mf_ready_tracker_add_nodes(&ready, nil, tracker, nil, 0))
+        refusesNull("mf_ready_tracker_add_nodes", "tracker", mf_ready_tracker_add_nodes(&ready, &readyCount, nil, nil, 0))
+        refusesNull("mf_ready_tracker_add_nodes", "nodes", mf_ready_tracker_add_nodes(&ready, &readyCount, tracker, nil, 1))
+        acceptsNull("mf_ready_tracker_add_nodes", "nodes",
+                    mf_ready_tracker_add_nodes(&ready, &readyCount, tracker, nil, 0) == MF_OK && readyCount > 0)
+        refusesNull("mf_ready_tracker_update", "out_ready", mf_ready_tracker_update(nil, &readyCount, tracker, nil, nil))
+        refusesNull("mf_ready_tracker_update", "out_count", mf_ready_tracker_update(&ready, nil, tracker, nil, nil))
+        refusesNull("mf_ready_tracker_update", "tracker", mf_ready_tracker_update(&ready, &readyCount, nil, nil, nil))
+        acceptsNull("mf_ready_tracker_update", "added_json",
+                    mf_ready_tracker_update(&ready, &readyCount, tracker, nil, "[]") == MF_OK && readyCount > 0)
+        acceptsNull("mf_ready_tracker_update", "removed_json",
+                    mf_ready_tracker_update(&ready, &readyCount, tracker, "[]", nil) == MF_OK && readyCount > 0)
+        mf_ready_tracker_free(tracker)
+        acceptsNull("mf_ready_tracker_free", "tracker", { mf_ready_tracker_free(nil); return true }())
+        refusesNull("mf_filename_check_write", "name", mf_filename_check_write(nil, 0, 0))
+        refusesNull("mf_filename_protected", "out_json", mf_filename_protected(nil))
+        refusesNull("mf_prefix_selection", "out_json", mf_prefix_selection(nil))
         let machineOptions = #"{"function_arn": "arn:f", "bucket": "b", "plan_key": "k"}"#
         refusesNull("mf_plan_state_machine", "out", mf_plan_state_machine(nil, &size, plan, machineOptions))
         refusesNull("mf_plan_state_machine", "plan", mf_plan_state_machine(&text, &size, nil, machineOptions))
@@ -767,6 +792,20 @@ final class HostileInputABITests: XCTestCase {
         }
         refusesBadUTF8("mf_plan_ready_nodes", "completed_json", in: #"["@"]"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in
             mf_plan_ready_nodes(&text, plan, bad)
+        }
+        var tracker: OpaquePointer?
+        XCTAssertEqual(mf_ready_tracker_new(&tracker, plan), MF_OK)
+        var ready: UnsafePointer<Int>?
+        var readyCount = 0
+        refusesBadUTF8("mf_ready_tracker_update", "added_json", in: #"["@"]"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in
+            mf_ready_tracker_update(&ready, &readyCount, tracker, bad, nil)
+        }
+        refusesBadUTF8("mf_ready_tracker_update", "removed_json", in: #"["@"]"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in
+            mf_ready_tracker_update(&ready, &readyCount, tracker, nil, bad)
+        }
+        mf_ready_tracker_free(tracker)
+        refusesBadUTF8("mf_filename_check_write", "name", mentions: "name is not valid UTF-8") { bad, _ in
+            mf_filename_check_write(bad, 0, 0)
         }
         refusesBadUTF8("mf_plan_is_complete", "completed_json", in: #"["@"]"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in
             mf_plan_is_complete(&flag, plan, bad)

@@ -1,8 +1,11 @@
 /// The content-addressed storage prefix of a node, byte for byte what muflow 0.4.0's
 /// `compute_prefix` returns: `{base}/{label}/{sha256(json.dumps(id, sort_keys=True))[:16]}`.
 public enum ContentPrefix {
-    static let taskKey = JSONString("task")
-    static let unknownTask = JSONValue.string(JSONString("unknown"))
+    /// The key whose value labels a prefix and is hashed with any identity keys.
+    public static let taskKey = JSONString("task")
+    /// The label, and the hashed task, of a hash dict without `taskKey`.
+    public static let unknownTaskName = JSONString("unknown")
+    static let unknownTask = JSONValue.string(unknownTaskName)
 
     /// The object whose canonical text is hashed: all of `hashDict` when `identityKeys`
     /// is nil or empty (muflow tests the list for truth), else the named keys present
@@ -65,7 +68,7 @@ public enum ContentPrefix {
     public static func label(of hashDict: JSONObject) -> [UInt8] {
         switch hashDict[taskKey] {
         case .string(let s)?: return s.utf8
-        case nil: return Array("unknown".utf8)
+        case nil: return unknownTaskName.utf8
         case let other?: return PythonStr.str(other)
         }
     }

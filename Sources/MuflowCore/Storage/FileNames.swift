@@ -20,10 +20,15 @@ public enum FileNames {
 
     /// Refuses a protected name (unless the executor writes it) and a second write.
     public static func validateWritable(_ name: String, written: Set<String>, allowProtected: Bool = false) throws {
+        try validateWritable(name, alreadyWritten: written.contains(name), allowProtected: allowProtected)
+    }
+
+    /// The same, for a caller that keeps the set of names written itself.
+    public static func validateWritable(_ name: String, alreadyWritten: Bool, allowProtected: Bool = false) throws {
         if !allowProtected && protected.contains(name) {
             throw MuflowError(.permission, "'\(name)' is a protected file and cannot be written by tasks.")
         }
-        if written.contains(name) {
+        if alreadyWritten {
             throw MuflowError(.alreadyExists, "'\(name)' has already been written.  Files can only be written once.")
         }
     }

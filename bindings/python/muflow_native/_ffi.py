@@ -334,3 +334,25 @@ mf_run_first_failure = _declare("mf_run_first_failure", c_int, _out_string, c_vo
 def last_error_message() -> str:
     return ctypes.string_at(mf_last_error_message()).decode("utf-8", "replace")
 mf_storage_check_manifests = _declare("mf_storage_check_manifests", c_int, _out_string, c_char_p, c_int)
+
+# -- rules branch: rules decided by the core (readiness, write rules) ------------------
+
+mf_ready_tracker_new = _declare("mf_ready_tracker_new", c_int, POINTER(c_void_p), c_void_p)
+mf_ready_tracker_free = _declare("mf_ready_tracker_free", None, c_void_p)
+# The tracker's two updates are called holding the GIL (PyDLL functions): the GIL then
+# keeps one tracker to one thread at a time, as muflow.h asks, and a call takes less time
+# than releasing the GIL and taking it back. mf_ready_tracker_add_nodes, called once per
+# ready_nodes, has no argtypes, which would cost more than the call: its caller passes
+# ctypes objects only (byref out-parameters, the handle as c_void_p, a c_size_t array
+# and a c_size_t count).
+_gil_held = ctypes.PyDLL(lib._name, handle=lib._handle)
+mf_ready_tracker_add_nodes = _gil_held.mf_ready_tracker_add_nodes
+mf_ready_tracker_add_nodes.restype = c_int
+mf_ready_tracker_update = _gil_held.mf_ready_tracker_update
+mf_ready_tracker_update.restype = c_int
+mf_ready_tracker_update.argtypes = [POINTER(POINTER(c_size_t)), POINTER(c_size_t), c_void_p, c_char_p, c_char_p]
+mf_filename_protected = _declare("mf_filename_protected", c_int, _out_string)
+mf_filename_check_write = _declare("mf_filename_check_write", c_int, c_char_p, c_int, c_int)
+# The stateless form, the reference the tracker's two paths are tested against.
+mf_plan_ready_nodes = _declare("mf_plan_ready_nodes", c_int, _out_string, c_void_p, c_char_p)
+mf_prefix_selection = _declare("mf_prefix_selection", c_int, _out_string)

@@ -296,14 +296,13 @@ class TaskPlan:
         keys = json.loads(_ffi.call_returning_string(_ffi.mf_plan_leaf_nodes, self._native))
         return [self._nodes[k] for k in keys]
 
-    def _ready_tracker(self) -> "_ReadyTracker":
+    def _ready_tracker(self) -> "_ReadyNodes":
         if self._ready is None:
-            groups, dependencies = json.loads(_ffi.call_returning_string(_ffi.mf_plan_dependency_groups, self._native))
             node_keys = json.loads(_ffi.call_returning_string(_ffi.mf_plan_field_values, self._native, _ffi.NODE_KEY))
             if node_keys == self._keys:
                 node_keys = self._keys
             self._shared.node_keys = node_keys
-            self._ready = _ReadyTracker(self._keys, self._index, node_keys, groups, dependencies)
+            self._ready = _ReadyNodes(self._native, node_keys)
         return self._ready
 
     def ready_nodes(self, completed: set[str]) -> list[TaskNode]:
@@ -311,8 +310,8 @@ class TaskPlan:
         order.
 
         The usual loop, a set that grows by keys of the nodes this returned, costs each
-        call one C-speed subset test of the set plus Python work in proportion to the
-        keys added and the nodes ready, not to the plan (see _ReadyTracker)."""
+        call one C-speed subset test of the set plus work in proportion to the keys
+        added and the nodes ready, not to the plan (see _ReadyNodes)."""
         if not isinstance(completed, (set, frozenset)):
             completed = set(completed)
         node_at = self._nodes._at
@@ -403,106 +402,68 @@ def _read_native(data, length: int) -> _NativePlan:
     return _NativePlan(handle)
 
 
-class _ReadyTracker:
-    """Incremental ready_nodes over a plan's grouped edges.
-
-    Nodes with the same depends_on list form a group; each group counts its
-    dependencies not yet completed, and `ready` holds the nodes of the groups at zero
-    whose own key is not completed. A call applies only the keys that joined (or left)
-    the completed set since the previous call.
+class _ReadyNodes(NativeHandle):
+    """ready_nodes as the core decides it (mf_ready_tracker), told of the changes of
+    the caller's completed set since the previous call.
 
     muflow reads the set afresh on every call, so any change to it between calls
-    counts, a removal included. The usual loop adds keys of the nodes the previous
-    call returned; that is confirmed exactly by the size of the set and one C-speed
-    subset test against a copy of the previous set (cost: one hash probe per key of
-    the set, no Python work per node); anything else takes a full comparison."""
+    counts, a removal included. The usual loop adds keys of the nodes the previous call
+    returned; that is confirmed exactly by the size of the set and one C-speed subset
+    test against a copy of the previous set, and those nodes are handed to the core by
+    index (the fast path); anything else hands the core the keys that joined and left
+    (the general path). test_ready_fast_path.py keeps the two in agreement with the
+    core's stateless mf_plan_ready_nodes."""
 
-    def __init__(self, entry_keys, entry_index, node_keys, group_of_node, group_dependencies):
-        self._entry_index = entry_index
+    _free = _ffi.mf_ready_tracker_free
+
+    def __init__(self, native, node_keys):
+        handle = c_void_p()
+        _ffi.check(_ffi.mf_ready_tracker_new(byref(handle), native))
+        super().__init__(handle)
         self._node_keys = node_keys
-        # Node keys equal the filing keys except in hand-made plan JSON.
-        self._by_node_key = None if node_keys == entry_keys else _indices_by_value(node_keys)
-        self._group_of_node = group_of_node
-        self._members = [[] for _ in group_dependencies]
-        for node, group in enumerate(group_of_node):
-            self._members[group].append(node)
-        self._dependents = [[] for _ in entry_keys]
-        for group, dependencies in enumerate(group_dependencies):
-            for dependency in dependencies:
-                self._dependents[dependency].append(group)
-        self._remaining = [len(dependencies) for dependencies in group_dependencies]
-        self._done = [False] * len(node_keys)
-        self._ready = {node for group, n in enumerate(self._remaining) if n == 0 for node in self._members[group]}
-        self._seen: set[str] = set()  # the plan's keys in the previous set
         self._previous: Optional[set] = None  # a copy of the previous set
         self._last: list[int] = []
-
-    def _nodes_keyed(self, key: str, entry: Optional[int]):
-        """The nodes whose own key is `key` (`entry`: the node filed under it, if any)."""
-        if self._by_node_key is None:
-            return () if entry is None else (entry,)
-        return self._by_node_key.get(key, ())
-
-    def _relevant(self, key) -> bool:
-        return key in self._entry_index or (self._by_node_key is not None and key in self._by_node_key)
-
-    def _add(self, key: str) -> None:
-        self._seen.add(key)
-        entry = self._entry_index.get(key)
-        done, ready = self._done, self._ready
-        if self._by_node_key is None:
-            if entry is not None:
-                done[entry] = True
-                ready.discard(entry)
-        else:
-            for node in self._by_node_key.get(key, ()):
-                done[node] = True
-                ready.discard(node)
-        if entry is not None:
-            remaining, members = self._remaining, self._members
-            for group in self._dependents[entry]:
-                remaining[group] -= 1
-                if remaining[group] == 0:
-                    ready.update(m for m in members[group] if not done[m])
-
-    def _remove(self, key: str) -> None:
-        self._seen.discard(key)
-        entry = self._entry_index.get(key)
-        for node in self._nodes_keyed(key, entry):
-            self._done[node] = False
-            if self._remaining[self._group_of_node[node]] == 0:
-                self._ready.add(node)
-        if entry is not None:
-            for group in self._dependents[entry]:
-                if self._remaining[group] == 0:
-                    self._ready.difference_update(self._members[group])
-                self._remaining[group] += 1
+        self._out = ctypes.POINTER(c_size_t)()
+        self._count = c_size_t()
+        self._out_refs = (byref(self._out), byref(self._count))
+        self._indices = (c_size_t * max(len(node_keys), 1))()
 
     def ready(self, completed) -> list[int]:
-        node_keys, seen, previous = self._node_keys, self._seen, self._previous
-        # Keys of the nodes returned last time that are now completed: not in the
-        # previous set (they were not completed then), so if the set is the previous
-        # one plus these, its size says so and the subset test confirms it.
-        gained = {node_keys[i] for i in self._last if node_keys[i] in completed} - seen
-        if previous is not None and len(completed) == len(previous) + len(gained) and previous <= completed:
-            for key in gained:
-                self._add(key)
+        # Both native calls hold the GIL (see _ffi), which keeps the tracker to one
+        # thread at a time; like muflow's, a plan's ready_nodes is not meant for callers
+        # on several threads at once.
+        node_keys, previous = self._node_keys, self._previous
+        # Nodes returned last time whose keys are now completed: not in the previous set
+        # (they were not completed then), so if the set is the previous one plus these
+        # keys, its size says so and the subset test confirms it.
+        gained = [i for i in self._last if node_keys[i] in completed]
+        keys = {node_keys[i] for i in gained}
+        if previous is not None and len(completed) == len(previous) + len(keys) and previous <= completed:
+            indices, count = self._indices, len(gained)
+            if count == 1:
+                indices[0] = gained[0]
+            else:
+                indices[:count] = gained
+            status = _ffi.mf_ready_tracker_add_nodes(*self._out_refs, self._handle, indices,
+                                                     _SIZES[count] if count < len(_SIZES) else c_size_t(count))
+            if status:
+                raise _ffi.error_for(status)
+            for key in keys:
                 # One add at a time, as the caller adds: the copy keeps the set's table
                 # layout, so the next subset test reads both tables in step.
                 previous.add(key)
         else:
-            for key in seen.difference(completed):
-                self._remove(key)
-            for key in completed.difference(seen):
-                if isinstance(key, str) and self._relevant(key):
-                    self._add(key)
+            before = previous if previous is not None else set()
+            added = [k for k in completed.difference(before) if isinstance(k, str)]
+            removed = [k for k in before.difference(completed) if isinstance(k, str)]
+            _ffi.check(_ffi.mf_ready_tracker_update(*self._out_refs, self, _keys_json(added), _keys_json(removed)))
             self._previous = set(completed)
-        self._last = sorted(self._ready)
+        self._last = self._out[:self._count.value]
         return self._last
 
 
-def _indices_by_value(values) -> dict:
-    positions: dict = {}
-    for i, value in enumerate(values):
-        positions.setdefault(value, []).append(i)
-    return positions
+_SIZES = tuple(c_size_t(n) for n in range(64))  # counts as the argument-less call takes them
+
+
+def _keys_json(keys: list) -> Optional[bytes]:
+    return json.dumps(keys).encode("ascii") if keys else None

@@ -95,22 +95,16 @@ def node_states(infos: list[NodeInfo]) -> dict[str, str]:
     return states
 
 
-def _levels(plan, infos: list[NodeInfo]) -> dict[str, int]:
-    try:
-        return {key: level for level, keys in enumerate(plan.levels()) for key in keys}
-    except AttributeError:  # a plan without levels(): compute them
-        by_key = {info.key: info for info in infos}
-        level: dict[str, int] = {}
+def _levels(plan) -> dict[str, int]:
+    """Each node key's topological level, as the core decides it (mf_plan_levels); a
+    plan of another library is read into a native one first."""
+    from ..plan import TaskPlan
 
-        def of(key):
-            if key not in level:
-                deps = by_key[key].depends_on
-                level[key] = 1 + max(map(of, deps)) if deps else 0
-            return level[key]
-
-        for info in infos:
-            of(info.key)
-        return level
+    if not isinstance(plan, TaskPlan):
+        if not callable(getattr(plan, "to_json", None)):
+            raise TypeError(f"a collapsed graph needs a TaskPlan (or a plan with to_json()), not {type(plan).__name__}")
+        plan = TaskPlan.from_json(plan.to_json())
+    return {key: level for level, keys in enumerate(plan.levels()) for key in keys}
 
 
 def _boxes(plan, infos, states, collapse: bool):
@@ -119,7 +113,7 @@ def _boxes(plan, infos, states, collapse: bool):
     boxes: dict[object, _Box] = {}
     box_of: dict[str, str] = {}
     if collapse:
-        level = _levels(plan, infos)
+        level = _levels(plan)
         for info in infos:
             group = (level[info.key], info.function)
             box = boxes.get(group)

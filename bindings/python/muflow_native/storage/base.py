@@ -14,7 +14,7 @@ from typing import IO, Any, Iterable, Optional, Protocol, runtime_checkable
 
 from .. import _ffi, _values
 
-PROTECTED_FILES = frozenset({"context.json", "manifest.json"})
+PROTECTED_FILES = frozenset(json.loads(_ffi.call_returning_string(_ffi.mf_filename_protected)))
 
 
 def validate_filename(filename: str) -> None:
@@ -25,11 +25,22 @@ def validate_filename(filename: str) -> None:
 
 def validate_writable(filename: str, written_files: set[str], allow_protected: bool = False) -> None:
     """Raise PermissionError for a protected name (unless `allow_protected`) and
-    FileExistsError for a name already in `written_files`."""
-    if not allow_protected and filename in PROTECTED_FILES:
-        raise PermissionError(f"'{filename}' is a protected file and cannot be written by tasks.")
-    if filename in written_files:
-        raise FileExistsError(f"'{filename}' has already been written.  Files can only be written once.")
+    FileExistsError for a name already in `written_files` (the core's rule,
+    mf_filename_check_write)."""
+    status = _ffi.mf_filename_check_write(_ffi.encode_name(filename), filename in written_files,
+                                          bool(allow_protected))
+    if status != _ffi.OK:
+        raise _ffi.error_for(status)
+
+
+_WRITE_MODES = frozenset("wax+")
+
+
+def check_read_mode(mode: str) -> None:
+    """Raise ValueError for an open_file mode that writes: storages are written through
+    save_* only (the one place of this Python-only rule, for every storage)."""
+    if _WRITE_MODES.intersection(mode):
+        raise ValueError("open_file is read-only. Use save_file() or save_text() to write files.")
 
 
 @runtime_checkable
@@ -71,10 +82,13 @@ def compute_prefix(hash_dict: dict, base_prefix: str = "muflow", identity_keys: 
     ``{base_prefix}/{task}/{first 16 hex digits of sha256(json.dumps(id, sort_keys=True))}``
     where `id` is all of `hash_dict`, or only its `identity_keys` plus ``task``.
 
-    The canonical text and its digest are computed natively; the identity selection
-    and the label (muflow's f-string of the task, whatever its type) stay in Python,
-    where they mean exactly what they mean in muflow."""
-    label = hash_dict.get("task", "unknown")
+    The canonical text and its digest are computed natively. The selection's
+    parameters are the core's (mf_prefix_selection); it is applied here so that values
+    outside the identity keys never cross into the library (muflow never looks at them),
+    and the label is Python's f-string of the value, whatever its type.
+    test_prefix_selection.py keeps this path in agreement with the core's own
+    selection and label (mf_compute_prefix)."""
+    label = hash_dict.get(_LABEL_KEY, _LABEL_DEFAULT)
     hashed = _identity(hash_dict, identity_keys) if identity_keys else hash_dict
     # The usual case in one step; anything unusual (a value pickle or the library
     # refuses, a subclass to convert, a huge value) takes the general path, which
@@ -100,7 +114,7 @@ def compute_prefixes(
         hash_dicts = list(hash_dicts)
     if not hash_dicts:
         return []
-    labels = [d.get("task", "unknown") for d in hash_dicts]
+    labels = [d.get(_LABEL_KEY, _LABEL_DEFAULT) for d in hash_dicts]
     if not identity_keys and set(map(type, labels)) == {str} and _plain_text(base_prefix):
         # Every label is the task string itself: the library assembles the prefixes.
         base = base_prefix.encode("utf-8")
@@ -174,10 +188,16 @@ def _plain_text(text) -> bool:
     return True
 
 
+_selection = json.loads(_ffi.call_returning_string(_ffi.mf_prefix_selection))
+_LABEL_KEY: str = _selection["label_key"]
+_LABEL_DEFAULT: str = _selection["label_default"]
+
+
 def _identity(hash_dict: dict, identity_keys) -> dict:
-    """muflow's selection: values outside the identity keys are never looked at."""
+    """The core's selection (mf_prefix_selection) applied to a dict: values outside the
+    identity keys are never looked at."""
     selected = {k: hash_dict[k] for k in identity_keys if k in hash_dict}
-    selected["task"] = hash_dict.get("task", "unknown")
+    selected[_LABEL_KEY] = hash_dict.get(_LABEL_KEY, _LABEL_DEFAULT)
     return selected
 
 

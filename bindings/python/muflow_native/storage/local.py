@@ -9,9 +9,8 @@ from typing import IO, Any, Optional, Union
 
 from .. import _ffi
 from .._handles import NativeHandle
-from .base import compute_prefix
+from .base import check_read_mode, compute_prefix
 
-_WRITE_MODES = frozenset("wax+")
 
 
 class _NativeStorage(NativeHandle):
@@ -130,8 +129,7 @@ class LocalStorageBackend:
 
     def open_file(self, filename: str, mode: str = "r") -> IO:
         path = self._read_path(filename)
-        if _WRITE_MODES.intersection(mode):
-            raise ValueError("open_file is read-only. Use save_file() or save_text() to write files.")
+        check_read_mode(mode)
         return open(path, mode)
 
     def read_file(self, filename: str) -> bytes:

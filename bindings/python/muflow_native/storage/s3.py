@@ -15,9 +15,8 @@ from typing import IO, Any, Optional
 
 from .. import _ffi
 from .._handles import NativeHandle
-from .base import compute_prefix, validate_filename
+from .base import check_read_mode, compute_prefix, validate_filename
 
-_WRITE_MODES = frozenset("wax+")
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
@@ -148,8 +147,7 @@ class S3StorageBackend:
 
     def open_file(self, filename: str, mode: str = "r") -> IO:
         validate_filename(filename)
-        if _WRITE_MODES.intersection(mode):
-            raise ValueError("open_file is read-only. Use save_file() or save_text() to write files.")
+        check_read_mode(mode)
         raw = self.read_file(filename)
         return io.BytesIO(raw) if "b" in mode else io.StringIO(raw.decode("utf-8"))
 
