@@ -812,67 +812,6 @@ mf_status mf_registry_set_function(mf_registry *registry, const char *name, mf_t
  *  MF_ERR_CANCELLED (mf_run_cancel was called from another thread). */
 mf_status mf_run_execute(mf_run *run, const mf_registry *registry, size_t threads);
 
-/* ---------------------------------------------------------------------------------
- * rules branch: rules decided by the core for bindings (readiness, write rules)
- * ------------------------------------------------------------------------------- */
-
-/** muflow's ready_nodes kept up to date incrementally, for a binding whose caller asks
- *  again after each change of its completed set (muflow's loop: ready_nodes, run them,
- *  add their keys, ask again). The tracker holds the set as the changes it was told of
- *  make it; after each change its ready list equals what mf_plan_ready_nodes returns for
- *  that set (as node indices instead of keys). A change costs work in proportion to
- *  the nodes it touches, not to the plan. A tracker holds its own reference to the
- *  plan's data: the plan may be freed first. Not thread-safe: one thread at a time per
- *  tracker (distinct trackers are independent). */
-typedef struct mf_ready_tracker mf_ready_tracker;
-
-/** A tracker over `plan` with an empty completed set. Free with mf_ready_tracker_free.
- *  Errors: MF_ERR_INVALID_ARGUMENT (NULL out or plan). */
-mf_status mf_ready_tracker_new(mf_ready_tracker **out, const mf_plan *plan);
-
-/** Frees a tracker (NULL is accepted). Any ready list it returned becomes invalid. */
-void mf_ready_tracker_free(mf_ready_tracker *tracker);
-
-/** The own key (the `key` field) of each of the `count` nodes at `nodes` (indices)
- *  joined the completed set; keys already in it change nothing. `nodes` may be NULL
- *  when count is 0 (then the call only returns the ready list). On success
- *  `*out_ready` points at the `*out_count` indices of the ready nodes, in node order,
- *  owned by the tracker and valid until its next call or its free. Errors:
- *  MF_ERR_INVALID_ARGUMENT (NULL argument, an index out of range: nothing applied). */
-mf_status mf_ready_tracker_add_nodes(const size_t **out_ready, size_t *out_count, mf_ready_tracker *tracker,
-                                     const size_t *nodes, size_t count);
-
-/** Keys left and joined the completed set: removed_json and added_json are NULL or JSON
- *  arrays of strings (keys naming no node are ignored; removals apply first). Returns
- *  the ready list as mf_ready_tracker_add_nodes does. Errors: MF_ERR_INVALID_ARGUMENT
- *  (NULL out argument or tracker, text that is not an array of strings: nothing
- *  applied). */
-mf_status mf_ready_tracker_update(const size_t **out_ready, size_t *out_count, mf_ready_tracker *tracker,
-                                  const char *added_json, const char *removed_json);
-
-/** The names only the executor writes (context.json and manifest.json), as a JSON
- *  array in sorted order (free with mf_string_free). Errors: MF_ERR_INVALID_ARGUMENT
- *  (NULL out_json). Thread-safe. */
-mf_status mf_filename_protected(char **out_json);
-
-/** Checks a write of `name` as every storage does before it writes: MF_ERR_PERMISSION
- *  if the name is protected and allow_protected is 0; MF_ERR_ALREADY_EXISTS if
- *  already_written is nonzero (the caller keeps the set of names written). The message
- *  names the file. Does not check the name's form (mf_filename_validate does).
- *  Errors: those, and MF_ERR_INVALID_ARGUMENT (NULL name, not UTF-8). Thread-safe. */
-mf_status mf_filename_check_write(const char *name, int already_written, int allow_protected);
-
-/** The parameters of mf_compute_prefix's selection, for a binding that selects the
- *  hashed object and writes the label itself (its values outside the identity keys
- *  never cross into the library, and its label is its own language's text of the
- *  value; see mf_content_digest): a JSON object {"label_key": str, "label_default":
- *  str} (free with mf_string_free). The hashed object is all of hash_dict when the
- *  identity keys are NULL or empty; otherwise the identity keys present in hash_dict,
- *  plus label_key with hash_dict's value or, when it has none, label_default. The label
- *  is hash_dict's label_key value, or label_default. Errors: MF_ERR_INVALID_ARGUMENT
- *  (NULL out_json). Thread-safe. */
-mf_status mf_prefix_selection(char **out_json);
-
 #ifdef __cplusplus
 }
 #endif
