@@ -328,3 +328,15 @@ mf_run_first_failure = _declare("mf_run_first_failure", c_int, _out_string, c_vo
 def last_error_message() -> str:
     return ctypes.string_at(mf_last_error_message()).decode("utf-8", "replace")
 mf_storage_check_manifests = _declare("mf_storage_check_manifests", c_int, _out_string, c_char_p, c_int)
+
+# -- layers branch: failed nodes, reported in the core's words -------------------------
+# (mf_node_failure_message, mf_node_error_record: texts with their lengths, bytes out)
+
+mf_node_failure_message = _declare(
+    "mf_node_failure_message", c_int, _out_string, POINTER(c_size_t), c_char_p, c_size_t, c_char_p, c_size_t,
+    c_char_p, c_size_t
+)
+mf_node_error_record = _declare(
+    "mf_node_error_record", c_int, _out_string, POINTER(c_size_t), c_char_p, c_size_t, c_char_p, c_size_t,
+    c_char_p, c_size_t
+)
