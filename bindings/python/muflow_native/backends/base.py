@@ -34,7 +34,7 @@ _SLOW_TASK = 0.001
 class ExecutionBackend(Protocol):
     """Runs whole plans: `submit_plan` returns a PlanHandle."""
 
-    def submit_plan(self, plan: TaskPlan, completion_callback: Optional["CompletionCallback"] = None) -> PlanHandle: ...
+    def submit_plan(self, plan: "TaskPlan", completion_callback: Optional["CompletionCallback"] = None) -> "PlanHandle": ...
 
     def get_plan_state(self, plan_id: str) -> str: ...
 
@@ -105,7 +105,7 @@ class LocalBackend:
 
     def submit_plan(
         self,
-        plan: TaskPlan,
+        plan: "TaskPlan",
         completion_callback: Optional["CompletionCallback"] = None,
         on_node_start: Optional[Callable[[str], None]] = None,
         on_node_complete: Optional[Callable[[str], None]] = None,
@@ -113,12 +113,12 @@ class LocalBackend:
         *,
         on_progress: Optional[Callable[[RunSnapshot], None]] = None,
         progress_interval: float = 0.1,
-    ) -> PlanHandle:
+    ) -> "PlanHandle":
         """Runs `plan` to the end. Node callbacks get the node key (and the error
         message on failure); `on_progress` is called on this thread every
         `progress_interval` seconds and once at the end."""
         if not isinstance(plan, TaskPlan):
-            check_not_original(plan, TaskPlan, "LocalBackend.submit_plan")
+            check_not_original(plan, "TaskPlan", "LocalBackend.submit_plan")
             plan = TaskPlan.from_json(plan.to_json())
         plan_id = plan.root_key
         node_callbacks = (on_node_start, on_node_complete, on_node_failure)

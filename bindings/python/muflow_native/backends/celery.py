@@ -78,7 +78,7 @@ class CeleryBackend:
             self._runs = RunStore(self._app)
         return self._runs
 
-    def submit_plan(self, plan: TaskPlan, completion_callback: Optional["CompletionCallback"] = None) -> PlanHandle:
+    def submit_plan(self, plan: "TaskPlan", completion_callback: Optional["CompletionCallback"] = None) -> "PlanHandle":
         """Queues the plan and returns at once with its handle."""
         if completion_callback is not None and not isinstance(completion_callback, CeleryCompletionCallback):
             raise TypeError(
@@ -117,16 +117,16 @@ class CeleryBackend:
 
     # -- Level mode (muflow's) -------------------------------------------------------------
 
-    def _compute_levels(self, plan: TaskPlan) -> list[list["TaskNode"]]:
+    def _compute_levels(self, plan: "TaskPlan") -> list[list["TaskNode"]]:
         """The plan's nodes by topological level, from the native plan."""
         plan = _native_plan(plan)
         return [[plan.nodes[key] for key in level] for level in plan.levels()]
 
-    def _build_celery_task(self, levels: list[list["TaskNode"]], plan: TaskPlan):
+    def _build_celery_task(self, levels: list[list["TaskNode"]], plan: "TaskPlan"):
         """muflow's canvas: one group per level, each level a chord over the previous."""
         return self._level_canvas([[self._make_node_task(node, plan) for node in level] for level in levels], None)
 
-    def _make_node_task(self, node: "TaskNode", plan: TaskPlan):
+    def _make_node_task(self, node: "TaskNode", plan: "TaskPlan"):
         """The immutable message of one node, sent to the queue its task was registered
         with ("default" for an unregistered task, such as a pipeline's sentinel root)."""
         payload = {
@@ -147,7 +147,7 @@ class CeleryBackend:
             canvas = group(signatures) if canvas is None else chord(group(signatures), canvas)
         return canvas
 
-    def _submit_levels(self, plan: TaskPlan, run_id: str, identity: str, callback: Optional[dict]) -> None:
+    def _submit_levels(self, plan: "TaskPlan", run_id: str, identity: str, callback: Optional[dict]) -> None:
         native = _native_plan(plan)
         view = plan_view(native)
         index, root, sentinel = view.index, native.root_key, view.sentinel_key()
@@ -177,7 +177,7 @@ class CeleryBackend:
 
     # -- Dependency mode -------------------------------------------------------------------
 
-    def _submit_dependencies(self, plan: TaskPlan, run_id: str, identity: str, callback: Optional[dict]) -> None:
+    def _submit_dependencies(self, plan: "TaskPlan", run_id: str, identity: str, callback: Optional[dict]) -> None:
         view = plan_view(plan)
         keys, prefixes = view.keys, view.prefixes
         done = self._storage.completed(prefixes)
@@ -213,7 +213,7 @@ class CeleryBackend:
         _log.info("Submitted plan %s... (%d nodes, %d cached, %d queued) as run %s", plan.root_key[:16], len(keys),
                   len(keys) - len(to_run), len(ready), run_id)
 
-    def _message(self, plan: TaskPlan, index: int, dependents: list[int], sentinel: bool) -> dict:
+    def _message(self, plan: "TaskPlan", index: int, dependents: list[int], sentinel: bool) -> dict:
         node = plan.nodes[plan_view(plan).keys[index]]
         signature = self._make_node_task(node, plan)
         return {"i": index, "key": node.key, "payload": signature.args[1], "queue": signature.options["queue"],
