@@ -241,8 +241,9 @@ class _NodeItems(ItemsView):
 
 class PlanView:
     """The package's view of a TaskPlan's native side, for its backends and CLI (not
-    part of muflow's API; get it with `plan_view`). Everything here is read from the
-    library once per plan, when first needed: a plan is immutable.
+    part of muflow's API; get it with `plan_view`). Keys, index and prefixes are read
+    from the library once per plan, when first needed (a plan is immutable); fields
+    are read on each call.
 
     - `native`: the native plan handle (pass it to mf_plan_* functions);
     - `keys`: the keys the nodes are filed under, in node order; `index`: key to
