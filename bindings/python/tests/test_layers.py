@@ -137,11 +137,11 @@ def _task_plan_private_names() -> set[str]:
     return {n for n in names if n.startswith("_") and not n.startswith("__")}
 
 
-def private_uses(module: str, private: set[str]) -> list[str]:
+def private_uses(module: str, private: set[str], tree=None) -> list[str]:
     """Where `module` reads or writes one of `private` on an object other than its own
     self/cls, directly or through getattr/hasattr/setattr with a literal name."""
     found = []
-    for node in ast.walk(TREES[module]):
+    for node in ast.walk(tree or TREES[module]):
         name = None
         if isinstance(node, ast.Attribute) and node.attr in private:
             if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
@@ -170,4 +170,18 @@ def test_task_plan_private_members_are_found():
 def test_no_module_but_plan_touches_task_plan_private_members():
     private = _task_plan_private_names()
     uses = [use for module in MODULES if module != f"{PACKAGE}.plan" for use in private_uses(module, private)]
+    assert uses == []
+
+
+def test_the_tests_and_benches_use_plan_view_too():
+    here = os.path.dirname(os.path.abspath(__file__))
+    private = _task_plan_private_names()
+    uses = []
+    for directory in (here, os.path.join(here, "..", "..", "..", "bench")):
+        for parent, _, files in os.walk(directory):
+            for name in sorted(files):
+                if name.endswith(".py") and name != os.path.basename(__file__):
+                    path = os.path.join(parent, name)
+                    tree = ast.parse(open(path, encoding="utf-8").read(), path)
+                    uses += private_uses(os.path.relpath(path, here), private, tree)
     assert uses == []

@@ -237,7 +237,7 @@ def test_handler_completes_only_the_sentinel_without_a_task(aws, bucket):
     fan = mf.Pipeline(name="t.fan", steps={"squares": mf.ForEach(task="t.square", over=squares)}).build_plan("s", {})
     for name, plan in (("typo", typo), ("fan", fan)):
         s3.put_object(Bucket=bucket, Key=name, Body=_ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan_view(plan).native))
-    root = {"bucket": bucket, "plan_key": "typo", "node": typo._index[typo.root_key]}
+    root = {"bucket": bucket, "plan_key": "typo", "node": plan_view(typo).index[typo.root_key]}
     with pytest.raises(ValueError, match="Unknown task: 't.totl'"):
         handler(root, None)
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=typo.root_key)
