@@ -15,9 +15,9 @@ from typing import Optional
 from .. import registry
 from .._node_run import failure_message
 from ..context.task import TaskContext
+from ..executor import ExecutionPayload, execute_task
 from ..registry import TaskEntry
 from ._celery_messages import _DEPENDENTS, _INDEX, _RUN, _SENTINEL, _STORAGE, send_nodes
-from ..executor import ExecutionPayload, execute_task
 from ._celery_runs import RunStore
 from ._celery_storage import CeleryStorage
 

@@ -17,8 +17,8 @@ from typing import Callable, Optional
 from .. import _ffi
 from .._node_run import DependencyStorages, run_task, task_entry
 from ..context.factory import get_context_factory
-from ..plan import plan_view
 from ..context.task import TaskContext, _print_progress
+from ..plan import plan_view
 from ..storage.local import LocalStorageBackend, _NativeStorage
 
 
