@@ -253,6 +253,35 @@ mf_status mf_filename_check_write(const char *name, int already_written, int all
  *  (NULL out_json). Thread-safe. */
 mf_status mf_prefix_selection(char **out_json);
 
+/* ---------------------------------------------------------------------------------
+ * Failed nodes in the core's words, for bindings that run nodes themselves
+ * ------------------------------------------------------------------------------- */
+
+/** The message of a failed node, as a run reports it: "Node <function> failed:
+ *  <message>", then a newline and `details` when `details` is not NULL (a binding passes
+ *  the traceback there). Texts are UTF-8, lone surrogates allowed (WTF-8), given with
+ *  their lengths, so they may hold NUL bytes. On success `*out` is a new NUL-terminated
+ *  string owned by the caller (free with mf_string_free) and `*out_length` (if not
+ *  NULL) its length in bytes. Thread-safe: touches no shared state.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL out, function or message; a text that is not
+ *  UTF-8). */
+mf_status mf_node_failure_message(char **out, size_t *out_length, const char *function, size_t function_length,
+                                  const char *message, size_t message_length, const char *details,
+                                  size_t details_length);
+
+/** The bytes of a failed node's error.json, as muflow 0.4.0 writes it (Python's
+ *  json.dumps with indent=2: "error_message", "error_traceback", and
+ *  "partial_manifest" holding "files", the names in `files_json` sorted).
+ *  `files_json` is a JSON array of strings (the files written so far, in any order).
+ *  Texts as for mf_node_failure_message. On success `*out` is a new buffer owned by the
+ *  caller (free with mf_string_free; NUL-terminated) and `*out_length` (if not NULL)
+ *  its length. Thread-safe: touches no shared state.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (a NULL pointer other than out_length; a text that is
+ *  not UTF-8; files_json not a JSON array of strings). */
+mf_status mf_node_error_record(char **out, size_t *out_length, const char *message, size_t message_length,
+                               const char *traceback, size_t traceback_length, const char *files_json,
+                               size_t files_json_length);
+
 #ifdef __cplusplus
 }
 #endif

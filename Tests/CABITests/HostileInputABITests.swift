@@ -612,6 +612,21 @@ final class HostileInputABITests: XCTestCase {
         XCTAssertEqual(mf_run_first_failure(&text, run), MF_OK)
         mf_string_free(text)
 
+        // Failed-node reports (layers branch): texts with their lengths.
+        refusesNull("mf_node_failure_message", "out", mf_node_failure_message(nil, &size, "f", 1, "m", 1, nil, 0))
+        refusesNull("mf_node_failure_message", "function", mf_node_failure_message(&text, &size, nil, 1, "m", 1, nil, 0))
+        refusesNull("mf_node_failure_message", "message", mf_node_failure_message(&text, &size, "f", 1, nil, 1, nil, 0))
+        acceptsNull("mf_node_failure_message", "details", mf_node_failure_message(&text, &size, "f", 1, "m", 1, nil, 0) == MF_OK
+                    && take(text) == "Node f failed: m")
+        acceptsNull("mf_node_failure_message", "out_length", mf_node_failure_message(&text, nil, "f", 1, "m", 1, "d", 1) == MF_OK
+                    && take(text) == "Node f failed: m\nd")
+        refusesNull("mf_node_error_record", "out", mf_node_error_record(nil, &size, "m", 1, "t", 1, "[]", 2))
+        refusesNull("mf_node_error_record", "message", mf_node_error_record(&text, &size, nil, 1, "t", 1, "[]", 2))
+        refusesNull("mf_node_error_record", "traceback", mf_node_error_record(&text, &size, "m", 1, nil, 1, "[]", 2))
+        refusesNull("mf_node_error_record", "files_json", mf_node_error_record(&text, &size, "m", 1, "t", 1, nil, 2))
+        acceptsNull("mf_node_error_record", "out_length", mf_node_error_record(&text, nil, "m", 1, "t", 1, "[]", 2) == MF_OK
+                    && take(text)?.hasPrefix("{\n  \"error_message\": \"m\",") == true)
+
         let missing = Self.pointerParameters.subtracting(covered)
         XCTAssertTrue(missing.isEmpty, "pointer parameters without a NULL case: \(missing.map { "\($0.function)(\($0.name))" }.sorted())")
     }
@@ -856,6 +871,31 @@ final class HostileInputABITests: XCTestCase {
         covered.insert(Parameter(function: "mf_task_fail", name: "message"))
         XCTAssertTrue(message().contains("no \u{FFFD}a"), message())
         mf_run_free(run)
+
+        // Failed-node reports (layers branch): lone surrogates pass, as Python's str holds them.
+        for parameter in ["function", "message", "details"] {
+            refusesBadUTF8("mf_node_failure_message", parameter, mentions: "\(parameter) is not valid UTF-8",
+                           surrogate: MF_OK) { bad, n in
+                defer { mf_string_free(text); text = nil }
+                switch parameter {
+                case "function": return mf_node_failure_message(&text, &size, bad, n, "m", 1, nil, 0)
+                case "message": return mf_node_failure_message(&text, &size, "f", 1, bad, n, nil, 0)
+                default: return mf_node_failure_message(&text, &size, "f", 1, "m", 1, bad, n)
+                }
+            }
+        }
+        for parameter in ["message", "traceback"] {
+            refusesBadUTF8("mf_node_error_record", parameter, mentions: "\(parameter) is not valid UTF-8",
+                           surrogate: MF_OK) { bad, n in
+                defer { mf_string_free(text); text = nil }
+                return parameter == "message" ? mf_node_error_record(&text, &size, bad, n, "t", 1, "[]", 2)
+                    : mf_node_error_record(&text, &size, "m", 1, bad, n, "[]", 2)
+            }
+        }
+        refusesBadUTF8("mf_node_error_record", "files_json", in: #"["@"]"#, mentions: stringBad, surrogate: MF_OK) { bad, n in
+            defer { mf_string_free(text); text = nil }
+            return mf_node_error_record(&text, &size, "m", 1, "t", 1, bad, n)
+        }
 
         let missing = Self.textParameters.subtracting(covered)
         XCTAssertTrue(missing.isEmpty, "text parameters without an invalid UTF-8 case: \(missing.map { "\($0.function)(\($0.name))" }.sorted())")

@@ -89,6 +89,7 @@ def muflow_in_child(n: int):
 def definitions():
     import muflow_native
     from muflow_native import _ffi
+    from muflow_native.plan import plan_view
     from muflow_native.backends.step_functions import state_machine
 
     print("(a) State machine of the seed's ML pipeline (AWS limits: 1,048,576-byte definition, 25,000 events)")
@@ -103,7 +104,7 @@ def definitions():
             machine = state_machine(plan, options)
             elapsed = time.perf_counter() - start
             best = elapsed if best is None else min(best, elapsed)
-        stored = len(_ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan._native))
+        stored = len(_ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan_view(plan).native))
         theirs = muflow_in_child(n)
         if isinstance(theirs, dict):
             over = " (over 1 MB: AWS refuses)" if theirs["bytes"] > AWS_DEFINITION_LIMIT else ""

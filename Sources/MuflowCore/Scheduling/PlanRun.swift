@@ -408,14 +408,10 @@ public final class PlanRun: Sendable {
     }
 
     private func recordFailure(_ index: Int, storage: LocalStorage, message: String, traceback: String) {
-        noteFailure("Node \(plan.nodes[index].function) failed: \(message)")
-        var partial = JSONObject()
-        partial["files"] = .array(storage.writtenFiles.map { .string(JSONString($0)) })
-        var record = JSONObject()
-        record["error_message"] = .string(JSONString(message))
-        record["error_traceback"] = .string(JSONString(traceback))
-        record["partial_manifest"] = .object(partial)
-        try? storage.save(FileNames.error, IndentedJSON.dumps(.object(record)), allowProtected: true)
+        noteFailure(NodeFailure.message(function: plan.nodes[index].function, message: JSONString(message)).description)
+        let record = NodeFailure.errorRecord(message: JSONString(message), traceback: JSONString(traceback),
+                                             files: storage.writtenFiles.map { JSONString($0) })
+        try? storage.save(FileNames.error, record, allowProtected: true)
     }
 
     private func noteFailure(_ message: String) {

@@ -356,3 +356,15 @@ mf_filename_check_write = _declare("mf_filename_check_write", c_int, c_char_p, c
 # The stateless form, the reference the tracker's two paths are tested against.
 mf_plan_ready_nodes = _declare("mf_plan_ready_nodes", c_int, _out_string, c_void_p, c_char_p)
 mf_prefix_selection = _declare("mf_prefix_selection", c_int, _out_string)
+
+# -- layers branch: failed nodes, reported in the core's words -------------------------
+# (mf_node_failure_message, mf_node_error_record: texts with their lengths, bytes out)
+
+mf_node_failure_message = _declare(
+    "mf_node_failure_message", c_int, _out_string, POINTER(c_size_t), c_char_p, c_size_t, c_char_p, c_size_t,
+    c_char_p, c_size_t
+)
+mf_node_error_record = _declare(
+    "mf_node_error_record", c_int, _out_string, POINTER(c_size_t), c_char_p, c_size_t, c_char_p, c_size_t,
+    c_char_p, c_size_t
+)

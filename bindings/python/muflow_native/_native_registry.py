@@ -53,17 +53,12 @@ def clear() -> None:
     _ffi.check(_ffi.mf_registry_clear(registry))
 
 
-def for_lookup(registry_get, functions) -> _Registry:
-    """The native registry that the core checks a plan's tasks against (see
-    mf_run_new): this process's own when `registry_get` is the package registry's
-    `get`; otherwise one holding each of `functions()` (the plan's task names, asked
-    for only then) that `registry_get` resolves."""
-    from . import registry as python_registry
-
-    if registry_get is python_registry.get:
-        return registry
+def resolved_by(registry_get, functions) -> _Registry:
+    """A native registry holding each of `functions` that `registry_get` resolves: the
+    one a run checks a plan's tasks against (see mf_run_new) when the tasks are looked
+    up elsewhere than in the package's registry (whose mirror is `registry`)."""
     resolved = _new_registry()
-    for name in dict.fromkeys(functions()):
+    for name in dict.fromkeys(functions):
         try:
             entry = registry_get(name)
         except Exception:

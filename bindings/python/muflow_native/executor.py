@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 import pydantic
 
+from ._node_run import prepared_context, record_failure, task_entry
 from .context.task import TaskContext
 
 
@@ -62,8 +63,8 @@ def execute_task(payload: ExecutionPayload, context: TaskContext, get_entry: Cal
         return ExecutionResult(success=True, cached=True)
     try:
         context.storage.save_json("context.json", payload.context_data, allow_protected=True)
-        entry = _task_entry(get_entry, payload.task_name)
-        context = _prepared_context(context, entry, payload)
+        entry = task_entry(get_entry, payload.task_name)
+        context = prepared_context(context, entry, payload.kwargs, payload.context_data)
         entry.fn(context)
         context.storage.write_manifest()
         return ExecutionResult(success=True)
@@ -71,40 +72,3 @@ def execute_task(payload: ExecutionPayload, context: TaskContext, get_entry: Cal
         details = traceback.format_exc()
         record_failure(context.storage, str(exc), details)
         return ExecutionResult(success=False, error_message=str(exc), error_traceback=details)
-
-
-def _task_entry(get_entry: Callable, name: str):
-    from .registry import TaskEntry
-
-    entry = get_entry(name)
-    if not isinstance(entry, TaskEntry):
-        from .as_muflow import check_not_original, mixed_task_error, registered_with_original_muflow
-
-        check_not_original(entry, "TaskEntry", f"the task lookup of {name!r}")
-        if entry is None and registered_with_original_muflow(name):
-            raise mixed_task_error(name)
-        raise TypeError(f"Registry returned non-TaskEntry: {type(entry)}")
-    return entry
-
-
-def _prepared_context(context: TaskContext, entry, payload: ExecutionPayload) -> TaskContext:
-    """The context the task runs with: upgraded to its declared context type, with its
-    parameters validated into `kwargs`."""
-    from .context.factory import build_typed_context
-
-    context = build_typed_context(context, getattr(entry, "context_type", "task"), payload.context_data)
-    context._kwargs = entry.parameters(**payload.kwargs) if entry.parameters is not None else payload.kwargs
-    return context
-
-
-def record_failure(storage, message: str, details: str) -> None:
-    """Writes ``error.json``: the message, the traceback and the files written so far."""
-    storage.save_json(
-        "error.json",
-        {
-            "error_message": message,
-            "error_traceback": details,
-            "partial_manifest": {"files": sorted(storage.written_files)},
-        },
-        allow_protected=True,
-    )

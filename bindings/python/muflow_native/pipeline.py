@@ -9,7 +9,8 @@ from typing import Callable, Dict, List, Optional, Union
 
 from . import _ffi, _native_registry, _values
 from ._handles import NativeHandle
-from .plan import TaskPlan, _NativePlan
+from .as_muflow import check_not_original
+from .plan import TaskPlan, plan_from_native
 
 OverFunc = Callable[[str, dict], List[dict]]
 
@@ -63,7 +64,7 @@ class Pipeline:
         )
         jobs.raise_pending()
         _ffi.check(status)
-        return TaskPlan._from_native(_NativePlan(plan))
+        return plan_from_native(plan)
 
     def _native_pipeline(self) -> _NativePipeline:
         handle = c_void_p()
@@ -72,8 +73,6 @@ class Pipeline:
         pipeline = _NativePipeline(handle)
         for name, step in self.steps.items():
             if not isinstance(step, (Step, ForEach)):
-                from .as_muflow import check_not_original
-
                 check_not_original(step, "step", f"Pipeline {self.name!r}")
             kind = _ffi.STEP_FOREACH if isinstance(step, ForEach) else _ffi.STEP_SINGLE
             after = json.dumps(list(step.after)).encode("utf-8") if step.after else None

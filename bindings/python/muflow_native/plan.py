@@ -239,6 +239,79 @@ class _NodeItems(ItemsView):
         return zip(self._mapping._plan.keys, self._mapping._in_order())
 
 
+class PlanView:
+    """The package's view of a TaskPlan's native side, for its backends and CLI (not
+    part of muflow's API; get it with `plan_view`). Keys, index and prefixes are read
+    from the library once per plan, when first needed (a plan is immutable); fields
+    are read on each call.
+
+    - `native`: the native plan handle (pass it to mf_plan_* functions);
+    - `keys`: the keys the nodes are filed under, in node order; `index`: key to
+      position;
+    - `field(i, f)`: one NODE_* field of node i, as the library's JSON bytes;
+      `field_values(f)`: that field of every node, decoded;
+    - `prefixes`: each node's storage prefix in node order; `storage_prefixes()`: a
+      new dict from key to prefix;
+    - `sentinel_key()`: the key of the pipeline's sentinel root, or None;
+    - `dependency_groups()`: (group of each node, dependencies of each group).
+    """
+
+    __slots__ = ("native", "_shared", "_prefixes", "_prefix_map")
+
+    def __init__(self, shared: "_PlanKeys"):
+        self.native = shared.native
+        self._shared = shared
+        self._prefixes: Optional[list[str]] = None
+        self._prefix_map: Optional[dict[str, str]] = None
+
+    @property
+    def keys(self) -> list[str]:
+        return self._shared.keys
+
+    @property
+    def index(self) -> dict[str, int]:
+        return self._shared.index
+
+    def field(self, index: int, field: int) -> bytes:
+        return _ffi.call_returning_bytes(_ffi.mf_plan_node_field, self.native, index, field)
+
+    def field_values(self, field: int) -> list:
+        return json.loads(_ffi.call_returning_string(_ffi.mf_plan_field_values, self.native, field))
+
+    @property
+    def prefixes(self) -> list[str]:
+        if self._prefixes is None:
+            self._prefixes = self.field_values(_ffi.NODE_STORAGE_PREFIX)
+        return self._prefixes
+
+    def storage_prefixes(self) -> dict[str, str]:
+        """Node key to storage prefix, a new dict each call (each PlanHandle owns its
+        own), copied from one made once: a copy costs a tenth of making it."""
+        if self._prefix_map is None:
+            self._prefix_map = dict(zip(self.keys, self.prefixes))
+        return self._prefix_map.copy()
+
+    def sentinel_key(self) -> Optional[str]:
+        """The key of the sentinel root (see mf_plan_sentinel_index), or None."""
+        found, index = c_int(), c_size_t()
+        _ffi.check(_ffi.mf_plan_sentinel_index(byref(found), byref(index), self.native))
+        return self.keys[index.value] if found.value else None
+
+    def dependency_groups(self) -> list:
+        """[group of each node, dependencies (node indices) of each group]."""
+        return json.loads(_ffi.call_returning_string(_ffi.mf_plan_dependency_groups, self.native))
+
+
+def plan_view(plan: "TaskPlan") -> PlanView:
+    """The package's internal view of `plan` (see PlanView)."""
+    return plan._view
+
+
+def plan_from_native(handle) -> "TaskPlan":
+    """A TaskPlan owning `handle`, a plan the library made (mf_pipeline_build)."""
+    return TaskPlan._from_native(_NativePlan(handle))
+
+
 class TaskPlan:
     """A complete, static execution DAG: `nodes` by key and the `root_key` of the node
     the user asked for. Interchangeable with muflow's TaskPlan through JSON."""
@@ -248,36 +321,23 @@ class TaskPlan:
             raise TypeError(f"TaskPlan got unexpected fields: {', '.join(sorted(extra))}")
         model = _PlanModel.model_validate({"nodes": nodes, "root_key": root_key})
         data = model.model_dump_json().encode("utf-8")
-        self._adopt(_read_native(data, len(data)))
+        self._take_native(_read_native(data, len(data)))
 
     @classmethod
     def _from_native(cls, native: _NativePlan) -> "TaskPlan":
         plan = cls.__new__(cls)
-        plan._adopt(native)
+        plan._take_native(native)
         return plan
 
-    def _adopt(self, native: _NativePlan) -> None:
+    def _take_native(self, native: _NativePlan) -> None:
         # Keys and edges are fetched when first needed: a plan built or read only to be
         # written, stored or submitted never needs them in Python.
-        self._native = native
+        self._plan_handle = native
         self._shared = _PlanKeys(native)
+        self._view = PlanView(self._shared)
         self._nodes = _NodeMapping(self._shared)
-        self._prefixes: Optional[list[str]] = None
-        self._prefix_map: Optional[dict[str, str]] = None
         self._root_key: Optional[str] = None
         self._ready = None
-
-    @property
-    def _keys(self) -> list[str]:
-        """The keys the nodes are filed under, in node order."""
-        return self._shared.keys
-
-    @property
-    def _index(self) -> dict[str, int]:
-        return self._shared.index
-
-    def _field(self, index: int, field: int) -> bytes:
-        return _ffi.call_returning_bytes(_ffi.mf_plan_node_field, self._native, index, field)
 
     @property
     def nodes(self) -> Mapping:
@@ -286,23 +346,24 @@ class TaskPlan:
     @property
     def root_key(self) -> str:
         if self._root_key is None:
-            self._root_key = self._keys[_ffi.mf_plan_root_index(self._native)]
+            self._root_key = self._shared.keys[_ffi.mf_plan_root_index(self._plan_handle)]
         return self._root_key
 
     # -- Queries ----------------------------------------------------------------------
 
     def leaf_nodes(self) -> list[TaskNode]:
         """Nodes without dependencies, in node order."""
-        keys = json.loads(_ffi.call_returning_string(_ffi.mf_plan_leaf_nodes, self._native))
+        keys = json.loads(_ffi.call_returning_string(_ffi.mf_plan_leaf_nodes, self._plan_handle))
         return [self._nodes[k] for k in keys]
 
     def _ready_tracker(self) -> "_ReadyNodes":
         if self._ready is None:
-            node_keys = json.loads(_ffi.call_returning_string(_ffi.mf_plan_field_values, self._native, _ffi.NODE_KEY))
-            if node_keys == self._keys:
-                node_keys = self._keys
+            view = self._view
+            node_keys = view.field_values(_ffi.NODE_KEY)
+            if node_keys == view.keys:
+                node_keys = view.keys
             self._shared.node_keys = node_keys
-            self._ready = _ReadyNodes(self._native, node_keys)
+            self._ready = _ReadyNodes(view.native, node_keys)
         return self._ready
 
     def ready_nodes(self, completed: set[str]) -> list[TaskNode]:
@@ -320,37 +381,15 @@ class TaskPlan:
     def is_complete(self, completed: set[str]) -> bool:
         return self.root_key in completed
 
-    @property
-    def _prefix_list(self) -> list[str]:
-        """Each node's storage prefix, in node order, read from the library once (a plan
-        is immutable: a plan run again does not read them again)."""
-        if self._prefixes is None:
-            text = _ffi.call_returning_string(_ffi.mf_plan_field_values, self._native, _ffi.NODE_STORAGE_PREFIX)
-            self._prefixes = json.loads(text)
-        return self._prefixes
-
-    def _storage_prefixes(self) -> dict[str, str]:
-        """Node key to storage prefix, a new dict each call (each PlanHandle owns its
-        own), copied from one made once: a copy costs a tenth of making it."""
-        if self._prefix_map is None:
-            self._prefix_map = dict(zip(self._keys, self._prefix_list))
-        return self._prefix_map.copy()
-
-    def _sentinel_key(self) -> Optional[str]:
-        """The key of the sentinel root (see mf_plan_sentinel_index), or None."""
-        found, index = c_int(), c_size_t()
-        _ffi.check(_ffi.mf_plan_sentinel_index(byref(found), byref(index), self._native))
-        return self._keys[index.value] if found.value else None
-
     def levels(self) -> list[list[str]]:
         """Node keys by topological level (level 0: no dependencies)."""
-        return json.loads(_ffi.call_returning_string(_ffi.mf_plan_levels, self._native))
+        return json.loads(_ffi.call_returning_string(_ffi.mf_plan_levels, self._plan_handle))
 
     # -- Serialisation ----------------------------------------------------------------
 
     def to_json(self) -> str:
         layout, length, ascii = c_void_p(), c_size_t(), c_int()
-        _ffi.check(_ffi.mf_plan_json_layout(byref(layout), byref(length), byref(ascii), self._native))
+        _ffi.check(_ffi.mf_plan_json_layout(byref(layout), byref(length), byref(ascii), self._plan_handle))
         try:
             target = _text.new_ascii(length.value) if ascii.value else None
             if target is not None:

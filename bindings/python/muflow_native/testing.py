@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from .as_muflow import check_not_original
+from .backends.base import LocalBackend
+
 if TYPE_CHECKING:
     from .pipeline import Pipeline
     from .plan import TaskPlan
@@ -43,8 +46,6 @@ def run_plan_locally(
     """Builds `pipeline`'s plan under `output_dir` and runs it on a LocalBackend;
     nodes already complete there are skipped. A failed node makes `success` False
     and `error` its message rather than raising."""
-    from .as_muflow import check_not_original
-    from .backends.base import LocalBackend
 
     check_not_original(pipeline, "Pipeline", "run_plan_locally")
     output_dir = Path(output_dir)

@@ -20,6 +20,7 @@ pytest.importorskip("celery")
 import muflow_native as mf  # noqa: E402
 from muflow_native import ForEach, Pipeline, PlanHandle, Step  # noqa: E402
 from muflow_native.backends.callbacks import CeleryCompletionCallback, LoggingCompletionCallback  # noqa: E402
+from muflow_native.plan import plan_view  # noqa: E402
 
 from celery_services import TESTS, RedisServer, Worker  # noqa: E402
 from seed_pipelines import ml_pipeline  # noqa: E402
@@ -306,7 +307,7 @@ def test_an_unregistered_root_that_is_not_the_sentinel_fails(worker, app, tmp_pa
     plan = Pipeline(name="ct.typo", steps={
         "x": ForEach(task="celery_test.record", over=lambda s, k: [{"i": i} for i in range(2)]),
         "total": Step(task="celery_test.totl", after=["x"])}).build_plan("s:1", {})
-    assert plan._sentinel_key() is None
+    assert plan_view(plan).sentinel_key() is None
     for mode in MODES:
         handle = mf.CeleryBackend(app, shared_directory=str(tmp_path / mode), mode=mode).submit_plan(plan)
         assert wait_ended(handle) == "failure"

@@ -9,6 +9,7 @@ import weakref
 
 import muflow
 import muflow_native as mn
+from muflow_native.plan import plan_view
 
 
 def _fan_in(lib, n):
@@ -66,9 +67,9 @@ def test_a_plan_run_again_reuses_its_prefixes_and_a_dropped_plan_is_freed(tmp_pa
     plan = _fan_in(mn, 5).build_plan("s", {}, base_prefix=str(tmp_path))
     backend = mn.LocalBackend(str(tmp_path), workers=1)
     first = backend.submit_plan(plan).node_prefixes
-    read = plan._prefix_list
+    read = plan_view(plan).prefixes
     assert backend.submit_plan(plan).node_prefixes == first == {k: n.storage_prefix for k, n in plan.nodes.items()}
-    assert plan._prefix_list is read, "read from the library once"
+    assert plan_view(plan).prefixes is read, "read from the library once"
     dropped = weakref.ref(plan)
     del plan
     gc.collect()

@@ -18,6 +18,7 @@ import muflow_native
 from muflow_native import ForEach, IdentityKey, Pipeline, Step, TaskPlan, register_task, registry
 from muflow_native.backends import LocalBackend
 from muflow_native.testing import run_plan_locally
+from muflow_native.plan import plan_view
 
 PACKAGE_ROOT = str(Path(muflow_native.__file__).resolve().parent.parent)
 
@@ -47,7 +48,7 @@ def _files(directory):
 def test_unregistered_root_of_a_one_step_pipeline_fails_and_writes_nothing(tmp_path, tasks):
     pipeline = Pipeline(name="nss.one", steps={"only": Step(task="nss.typo")})
     plan = pipeline.build_plan(subject_key="s:1", kwargs={}, base_prefix=str(tmp_path))
-    assert plan._sentinel_key() is None
+    assert plan_view(plan).sentinel_key() is None
     with pytest.raises(RuntimeError) as failed:
         LocalBackend(str(tmp_path)).submit_plan(plan)
     message = str(failed.value)
@@ -111,9 +112,9 @@ def test_the_sentinel_is_recognised_by_construction_not_by_being_unregistered(tm
     tasks("nss.item", lambda context: context.save_json("i.json", dict(context.kwargs)))
     pipeline = Pipeline(name="nss.fan", steps={"items": ForEach(task="nss.item", over=lambda s, k: [{"i": 0}, {"i": 1}])})
     plan = pipeline.build_plan(subject_key="s:1", kwargs={"k": 1}, base_prefix=str(tmp_path))
-    assert plan._sentinel_key() == plan.root_key
+    assert plan_view(plan).sentinel_key() == plan.root_key
     read = TaskPlan.from_json(plan.to_json())
-    assert read._sentinel_key() == read.root_key
+    assert plan_view(read).sentinel_key() == read.root_key
     LocalBackend(str(tmp_path)).submit_plan(read)
     assert Path(plan.root_key, "manifest.json").exists()
 
@@ -122,7 +123,7 @@ def test_the_sentinel_is_recognised_by_construction_not_by_being_unregistered(tm
     root = data["nodes"][data["root_key"]]
     root["kwargs"] = {"k": 2}  # the key no longer hashes {"task", "subject", **kwargs}
     forged = TaskPlan.from_json(json.dumps(data))
-    assert forged._sentinel_key() is None
+    assert plan_view(forged).sentinel_key() is None
     with pytest.raises(RuntimeError, match="'nss.fan'"):
         LocalBackend(str(tmp_path / "other")).submit_plan(forged)
 

@@ -14,6 +14,7 @@ from muflow_native import _ffi
 from muflow_native.backends.step_functions import StepFunctionsBackend, create_lambda_handler, state_machine
 from muflow_native.examples import ml_task
 from muflow_native.registry import TaskEntry
+from muflow_native.plan import plan_view
 from muflow_native.storage.s3 import S3StorageBackend
 
 from aws_support import MotoServer, lambda_routed_to, make_lambda_function, wait_for_execution
@@ -152,7 +153,7 @@ def test_resubmission_skips_cached_nodes(aws, bucket, backend, routed):
     s3.delete_object(Bucket=bucket, Key=f"{redo.storage_prefix}/manifest.json")
     _, third = run(backend, plan, aws)
     assert third["status"] == "SUCCEEDED"
-    assert [e["node"] for e in routed.events[6:]] == [plan._index[redo.key]]
+    assert [e["node"] for e in routed.events[6:]] == [plan_view(plan).index[redo.key]]
     assert S3StorageBackend(redo.storage_prefix, bucket, s3).is_cached()
 
 
@@ -235,12 +236,12 @@ def test_handler_completes_only_the_sentinel_without_a_task(aws, bucket):
                                              "total": mf.Step(task="t.totl", after=["squares"])}).build_plan("s", {})
     fan = mf.Pipeline(name="t.fan", steps={"squares": mf.ForEach(task="t.square", over=squares)}).build_plan("s", {})
     for name, plan in (("typo", typo), ("fan", fan)):
-        s3.put_object(Bucket=bucket, Key=name, Body=_ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan._native))
-    root = {"bucket": bucket, "plan_key": "typo", "node": typo._index[typo.root_key]}
+        s3.put_object(Bucket=bucket, Key=name, Body=_ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan_view(plan).native))
+    root = {"bucket": bucket, "plan_key": "typo", "node": plan_view(typo).index[typo.root_key]}
     with pytest.raises(ValueError, match="Unknown task: 't.totl'"):
         handler(root, None)
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=typo.root_key)
-    sentinel = {"bucket": bucket, "plan_key": "fan", "node": fan._index[fan._sentinel_key()]}
+    sentinel = {"bucket": bucket, "plan_key": "fan", "node": plan_view(fan).index[plan_view(fan).sentinel_key()]}
     assert handler(sentinel, None) == {"status": "success", "node_key": fan.root_key}
     assert S3StorageBackend(fan.root_key, bucket, s3).is_cached()
 
@@ -317,11 +318,11 @@ def test_stored_plan_gives_each_node_what_running_it_takes():
 
     plan = ml_pipeline(mf).build_plan("experiment:1", {"datasets": [f"dataset_{i:04d}" for i in range(200)],
                                                       "weights": {"a": 1.5, "nested": [1, None, "x"]}})
-    body = _ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan._native)
+    body = _ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan_view(plan).native)
     stored = _StoredPlan(body)
-    assert stored.root == plan._index[plan.root_key]
-    assert stored.sentinel == plan._index[plan._sentinel_key()] == stored.root
-    for index, key in enumerate(plan._keys):
+    assert stored.root == plan_view(plan).index[plan.root_key]
+    assert stored.sentinel == plan_view(plan).index[plan_view(plan).sentinel_key()] == stored.root
+    for index, key in enumerate(plan_view(plan).keys):
         node = plan.nodes[key]
         assert stored.node(index) == (key, node.function, node.storage_prefix, node.kwargs,
                                       node.dependency_access_map, len(node.depends_on))

@@ -13,6 +13,10 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
+from ..storage.local import LocalStorageBackend
+from ..storage.progress import S3ProgressChecker, make_progress_checker
+from ..storage.s3 import S3StorageBackend, default_s3_client
+
 
 _clients: dict[int, object] = {}
 
@@ -22,8 +26,6 @@ def _s3_client():
     after a prefork worker's fork."""
     client = _clients.get(os.getpid())
     if client is None:
-        from ..storage.s3 import default_s3_client
-
         client = _clients[os.getpid()] = default_s3_client()
     return client
 
@@ -82,23 +84,15 @@ class CeleryStorage:
 
     def _open(self, prefix: str, writable: bool):
         if self.kind == "local":
-            from ..storage.local import LocalStorageBackend
-
             return LocalStorageBackend.within(self.location, prefix, allowed_outputs=None if writable else set())
-        from ..storage.s3 import S3StorageBackend
-
         return S3StorageBackend(prefix, self.location, s3_client=_s3_client(),
                                 allowed_outputs=None if writable else set())
 
     def progress_checker(self):
-        from ..storage.progress import make_progress_checker
-
         return make_progress_checker(self.kind, self.handle_config)
 
     def completed(self, prefixes: list[str]) -> set[str]:
         """The prefixes whose node is complete (cached)."""
         if self.kind == "s3":
-            from ..storage.progress import S3ProgressChecker
-
             return S3ProgressChecker(self.location, s3_client=_s3_client()).completed_prefixes(prefixes)
         return self.progress_checker().completed_prefixes(prefixes)

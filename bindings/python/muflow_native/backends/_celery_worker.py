@@ -12,8 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
+from .. import registry
+from .._node_run import failure_message
 from ..context.task import TaskContext
 from ..executor import ExecutionPayload, execute_task
+from ..registry import TaskEntry
+from ._celery_messages import _DEPENDENTS, _INDEX, _RUN, _SENTINEL, _STORAGE, send_nodes
 from ._celery_runs import RunStore
 from ._celery_storage import CeleryStorage
 
@@ -40,14 +44,10 @@ class NodeRunner:
     def _entry(self, name: str):
         if self._registry is not None:
             return self._registry.get(name)
-        from .. import registry
-
         return registry.get(name)
 
     def run(self, request, node_key: str, payload_dict: dict, bucket: str) -> dict:
         from celery.exceptions import Ignore
-
-        from .celery import _DEPENDENTS, _INDEX, _RUN, _SENTINEL, _STORAGE
 
         run_id = getattr(request, _RUN, None)
         if run_id is not None and not self.runs.start_node(run_id):
@@ -60,8 +60,6 @@ class NodeRunner:
                 message = f"Unknown task: {payload.task_name}"
                 self._fail(run_id, message)
                 raise ValueError(message)
-            from ..registry import TaskEntry
-
             entry = TaskEntry(name=payload.task_name, fn=_no_op)
         storage = CeleryStorage.from_message(bucket, getattr(request, _STORAGE, None))
         node_storage = storage.node_storage(payload.storage_prefix)
@@ -74,15 +72,13 @@ class NodeRunner:
                               dependency_storages=storage.dependency_storages(payload.dependency_prefixes))
         result = execute_task(payload, context, lambda name: entry)
         if not result.success:
-            self._fail(run_id, f"Node {payload.task_name} failed: {result.error_message}")
+            self._fail(run_id, failure_message(payload.task_name, result.error_message))
             raise RuntimeError(result.error_message)
         if run_id is not None and index is not None:
             self._finished(run_id, index, getattr(request, _DEPENDENTS, None) or [], storage)
         return {"node_key": node_key}
 
     def _finished(self, run_id: str, index: int, dependents: list[int], storage: CeleryStorage) -> None:
-        from .celery import send_nodes
-
         complete, ready = self.runs.finish_node(run_id, index, dependents)
         send_nodes(self._app, self._task_name, run_id, ready, storage.to_header(), storage.message_bucket)
         if complete:

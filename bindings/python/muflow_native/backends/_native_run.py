@@ -8,6 +8,7 @@ from typing import Optional
 
 from .. import _ffi
 from .._handles import NativeHandle
+from ..plan import plan_view
 
 
 class NativeRun(NativeHandle):
@@ -23,7 +24,7 @@ class NativeRun(NativeHandle):
     def start(cls, plan, *, registry, continue_on_failure: bool, durable: bool, report_settled: bool,
               trust_manifest_presence: bool = False) -> "NativeRun":
         """Raises MissingTaskError (a RuntimeError), running nothing, when `registry`
-        (see _native_registry.for_lookup) lacks a task of the plan."""
+        (see base._task_registry) lacks a task of the plan."""
         flags = (
             (_ffi.RUN_DURABLE if durable else 0)
             | (_ffi.RUN_REPORT_SETTLED if report_settled else 0)
@@ -31,7 +32,7 @@ class NativeRun(NativeHandle):
         )
         policy = _ffi.FAILURE_CONTINUE_INDEPENDENT if continue_on_failure else _ffi.FAILURE_STOP
         handle = c_void_p()
-        _ffi.check(_ffi.mf_run_new(byref(handle), plan._native, registry, policy, flags))
+        _ffi.check(_ffi.mf_run_new(byref(handle), plan_view(plan).native, registry, policy, flags))
         run = cls(handle)
         run.cancelled = False
         return run

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .. import _ffi
+from .._node_run import DependencyStorages, run_task, task_entry
 from ..context.factory import get_context_factory
 from ..context.task import TaskContext, _print_progress
+from ..plan import plan_view
 from ..storage.local import LocalStorageBackend, _NativeStorage
 
 
@@ -24,31 +26,28 @@ class PlanColumns:
     """One field of every node of a plan, each read from the library on first use."""
 
     def __init__(self, plan):
-        self._plan = plan
+        self._view = plan_view(plan)
         self._functions: Optional[list[str]] = None
-
-    def _values(self, field: int) -> list:
-        return json.loads(_ffi.call_returning_string(_ffi.mf_plan_field_values, self._plan._native, field))
 
     @property
     def functions(self) -> list[str]:
         if self._functions is None:
-            self._functions = self._values(_ffi.NODE_FUNCTION)
+            self._functions = self._view.field_values(_ffi.NODE_FUNCTION)
         return self._functions
 
     @property
     def prefixes(self) -> list[str]:
-        return self._plan._prefix_list
+        return self._view.prefixes
 
     def node_prefixes(self) -> dict[str, str]:
         """Node key to storage prefix, for the run's PlanHandle."""
-        return self._plan._storage_prefixes()
+        return self._view.storage_prefixes()
 
     def kwargs(self, index: int) -> dict:
-        return json.loads(self._plan._field(index, _ffi.NODE_KWARGS))
+        return json.loads(self._view.field(index, _ffi.NODE_KWARGS))
 
     def access_map(self, index: int) -> dict[str, str]:
-        return json.loads(self._plan._field(index, _ffi.NODE_ACCESS_MAP))
+        return json.loads(self._view.field(index, _ffi.NODE_ACCESS_MAP))
 
 
 class RunNodeStorage(LocalStorageBackend):
@@ -105,23 +104,21 @@ class TaskCaller:
     with a NodeContext when it takes the plain context and its kwargs as they are;
     otherwise through `run_task`, as every backend runs a node."""
 
-    def __init__(self, registry_get: Callable, columns: PlanColumns, progress_reporter, run_task, dependency_storages):
+    def __init__(self, registry_get: Callable, columns: PlanColumns, progress_reporter):
         self._registry_get = registry_get
         self._columns = columns
         self._progress_reporter = progress_reporter
-        self._run_task = run_task
-        self._dependency_storages = dependency_storages
         self._entries: dict = {}
 
     def call(self, index: int, storage) -> Optional[tuple[str, str]]:
         """Runs the task of node `index` in `storage`: None, or (message, traceback)."""
         function = self._columns.functions[index]
-        context = NodeContext(storage, self._columns, index, self._progress_reporter, self._dependency_storages)
+        context = NodeContext(storage, self._columns, index, self._progress_reporter, DependencyStorages)
         entry = self._entries.get(function)
         if entry is None:
             entry = self._entry(function)
         if entry is False:
-            return self._run_task(self._registry_get, function, context.kwargs, context)
+            return run_task(self._registry_get, function, context.kwargs, context)
         try:
             entry.fn(context)
             return None
@@ -131,10 +128,8 @@ class TaskCaller:
     def _entry(self, function: str):
         """The task entry for a direct call, or False when the task needs run_task (a
         typed context, parameters to validate, or a registry that fails)."""
-        from ..executor import _task_entry
-
         try:
-            entry = _task_entry(self._registry_get, function)
+            entry = task_entry(self._registry_get, function)
         except Exception:
             return False
         context_type = getattr(entry, "context_type", "task")

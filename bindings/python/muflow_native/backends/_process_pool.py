@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 from typing import Callable, Optional
 
+from .._node_run import DependencyStorages, run_task
 from ..context.task import TaskContext
 from ..storage.local import LocalStorageBackend
 
@@ -25,8 +26,6 @@ def _install(registry_get: Callable, progress_reporter) -> None:
 
 
 def _run_in_child(function: str, kwargs: dict, prefix: str, access_map: dict[str, str]):
-    from .base import DependencyStorages, run_task
-
     storage = LocalStorageBackend(prefix)
     context = TaskContext(storage, kwargs, DependencyStorages(access_map), _progress_reporter)
     error = run_task(_registry_get, function, kwargs, context)

@@ -7,21 +7,20 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, runtime_checkable
 
-from .. import _ffi, _native_registry
+from .. import _ffi, _native_registry, registry
+from .._node_run import failure_message
 from ..as_muflow import MixedLibrariesError, check_not_original, mixed_task_error, registered_with_original_muflow
-from ..context.task import TaskContext
-from ..storage.local import LocalStorageBackend
+from ..plan import TaskPlan, plan_view
 from ._native_run import EventBuffer, NativeRun
 from ._node_tasks import PlanColumns, RunNodeStorage, TaskCaller
+from ._process_pool import TaskProcessPool
+from .handle import PlanHandle
 
 if TYPE_CHECKING:
-    from ..plan import TaskPlan
     from .callbacks import CompletionCallback
-    from .handle import PlanHandle
 
 _log = logging.getLogger(__name__)
 
@@ -91,8 +90,6 @@ class LocalBackend:
         continue_on_failure: bool = False,
         durable: bool = False,
     ):
-        from .. import registry
-
         check_not_original(registry_get, "registry_get", "LocalBackend")
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
@@ -120,9 +117,6 @@ class LocalBackend:
         """Runs `plan` to the end. Node callbacks get the node key (and the error
         message on failure); `on_progress` is called on this thread every
         `progress_interval` seconds and once at the end."""
-        from ..plan import TaskPlan
-        from .handle import PlanHandle
-
         if not isinstance(plan, TaskPlan):
             check_not_original(plan, "TaskPlan", "LocalBackend.submit_plan")
             plan = TaskPlan.from_json(plan.to_json())
@@ -132,7 +126,7 @@ class LocalBackend:
         try:
             run = NativeRun.start(
                 plan,
-                registry=_native_registry.for_lookup(self.registry_get, lambda: columns.functions),
+                registry=_task_registry(self.registry_get, columns),
                 continue_on_failure=self.continue_on_failure,
                 durable=self.durable,
                 report_settled=any(c is not None for c in node_callbacks),
@@ -199,6 +193,7 @@ class _Execution:
     def __init__(self, backend: LocalBackend, plan, run: NativeRun, callbacks, columns: "PlanColumns"):
         self._backend = backend
         self._plan = plan
+        self._view = plan_view(plan)
         self._run = run
         self._on_start, self._on_complete, self._on_failure = callbacks
         self._lock = threading.Lock()
@@ -207,14 +202,11 @@ class _Execution:
         self._pool = None
         self._threads: list[threading.Thread] = []
         self.columns = columns
-        self._caller = TaskCaller(backend.registry_get, self.columns, backend.progress_reporter, run_task,
-                                  DependencyStorages)
+        self._caller = TaskCaller(backend.registry_get, self.columns, backend.progress_reporter)
 
     def run(self, on_progress, interval: float, started: float) -> None:
         workers = self._backend.workers
         if self._backend.processes:
-            from ._process_pool import TaskProcessPool
-
             self._pool = TaskProcessPool(workers, self._backend.registry_get, self._backend.progress_reporter)
         try:
             if workers == 1 and on_progress is None:
@@ -292,7 +284,7 @@ class _Execution:
         run stops or a slow task makes the rest better taken by other workers. True if
         every task was fast."""
         run = self._run
-        keys = self._plan._keys
+        keys = self._view.keys
         if events[-1][0] == _ffi.EVENT_FAILED:  # first: no node of the list starts after it
             self._failed(keys[events[-1][1]], run.node_failure(events[-1][1]), "",
                          function=self.columns.functions[events[-1][1]])
@@ -343,7 +335,7 @@ class _Execution:
         storage = RunNodeStorage(self._run, index, self.columns.prefixes[index])
         try:
             if self._pool is not None:
-                return self._pool.run(self._plan.nodes[self._plan._keys[index]], storage)
+                return self._pool.run(self._plan.nodes[self._view.keys[index]], storage)
             return self._caller.call(index, storage)
         except MixedLibrariesError as exc:  # not the task's failure: submit_plan raises it
             with self._lock:
@@ -356,7 +348,7 @@ class _Execution:
             storage.close()
 
     def _finish(self, index: int, error: Optional[tuple[str, str]]) -> None:
-        key = self._plan._keys[index]
+        key = self._view.keys[index]
         self._run.finish(index, error)
         if error is None:
             if self._on_complete:
@@ -368,50 +360,16 @@ class _Execution:
         with self._lock:
             if self._first_failure is None:
                 name = function or self._plan.nodes[key].function
-                self._first_failure = f"Node {name} failed: {message}\n{details}"
+                self._first_failure = failure_message(name, message, details)
         _log.error("Node failed: %s... - %s", key[:16], message)
         if self._on_failure:
             self._on_failure(key, message)
 
 
-def run_task(registry_get, function: str, kwargs: dict, context: TaskContext) -> Optional[tuple[str, str]]:
-    """Runs one task as execute_task does after its cache check and context.json:
-    typed context, validated parameters, the call. Returns None or (message,
-    traceback)."""
-    from ..executor import _prepared_context, _task_entry
-    from ..executor import ExecutionPayload
-
-    try:
-        entry = _task_entry(registry_get, function)
-        payload = ExecutionPayload.model_construct(task_name=function, kwargs=kwargs, storage_prefix="",
-                                                   context_data={}, dependency_prefixes={}, queue=None)
-        entry.fn(_prepared_context(context, entry, payload))
-        return None
-    except MixedLibrariesError:
-        raise
-    except Exception as exc:
-        return str(exc), traceback.format_exc()
-
-
-class DependencyStorages(Mapping):
-    """Access key to dependency storage, opened read-only on first use: a node with many
-    dependencies opens only those its task reads."""
-
-    def __init__(self, prefixes: dict[str, str]):
-        self._prefixes = prefixes
-        self._opened: dict[str, LocalStorageBackend] = {}
-
-    def __getitem__(self, key: str) -> LocalStorageBackend:
-        storage = self._opened.get(key)
-        if storage is None:
-            storage = self._opened[key] = LocalStorageBackend(self._prefixes[key], allowed_outputs=set())
-        return storage
-
-    def __iter__(self):
-        return iter(self._prefixes)
-
-    def __len__(self) -> int:
-        return len(self._prefixes)
-
-    def __contains__(self, key) -> bool:
-        return key in self._prefixes
+def _task_registry(registry_get, columns: PlanColumns):
+    """The native registry the run checks the plan's tasks against: the mirror of the
+    package's registry, or one of the plan's tasks that `registry_get` resolves (the
+    plan's task names are fetched only then)."""
+    if registry_get is registry.get:
+        return _native_registry.registry
+    return _native_registry.resolved_by(registry_get, columns.functions)

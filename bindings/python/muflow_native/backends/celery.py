@@ -25,21 +25,22 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Optional
 
-from .. import _ffi
+from .. import registry
+from ..plan import TaskPlan, plan_view
+from ._celery_messages import _headers, send_nodes
 from ._celery_runs import RunStore, node_task_id, plan_identity
 from ._celery_storage import CeleryStorage
+from ._celery_worker import NodeRunner
+from .callbacks import CeleryCompletionCallback
+from .handle import PlanHandle, celery_state
 
 if TYPE_CHECKING:
-    from ..plan import TaskNode, TaskPlan
+    from ..plan import TaskNode
     from .callbacks import CompletionCallback
-    from .handle import PlanHandle
 
 _log = logging.getLogger(__name__)
 
 MODES = ("levels", "dependencies")
-# Headers a message carries beyond muflow's arguments (muflow's workers ignore them).
-_RUN, _INDEX, _DEPENDENTS, _SENTINEL, _STORAGE = "muflow_run", "muflow_index", "muflow_dependents", "muflow_sentinel", \
-    "muflow_storage"
 
 
 class CeleryBackend:
@@ -79,10 +80,6 @@ class CeleryBackend:
 
     def submit_plan(self, plan: "TaskPlan", completion_callback: Optional["CompletionCallback"] = None) -> "PlanHandle":
         """Queues the plan and returns at once with its handle."""
-        from ..plan import TaskPlan
-        from .callbacks import CeleryCompletionCallback
-        from .handle import PlanHandle
-
         if completion_callback is not None and not isinstance(completion_callback, CeleryCompletionCallback):
             raise TypeError(
                 "CeleryBackend notifies completion through Celery: pass a CeleryCompletionCallback, "
@@ -104,15 +101,13 @@ class CeleryBackend:
         return PlanHandle.model_construct(
             backend="celery",
             plan_id=run_id,
-            node_prefixes=plan._storage_prefixes(),
+            node_prefixes=plan_view(plan).storage_prefixes(),
             storage_type=self._storage.kind,
             storage_config=self._storage.handle_config,
         )
 
     def get_plan_state(self, plan_id: str) -> str:
         """"pending", "running", "success" or "failure" (a cancelled plan: "failure")."""
-        from .handle import celery_state
-
         return celery_state(self._app, plan_id)
 
     def cancel_plan(self, plan_id: str) -> None:
@@ -154,7 +149,8 @@ class CeleryBackend:
 
     def _submit_levels(self, plan: "TaskPlan", run_id: str, identity: str, callback: Optional[dict]) -> None:
         native = _native_plan(plan)
-        index, root, sentinel = native._index, native.root_key, native._sentinel_key()
+        view = plan_view(native)
+        index, root, sentinel = view.index, native.root_key, view.sentinel_key()
         groups = []
         for level in self._compute_levels(native):
             signatures = []
@@ -182,7 +178,8 @@ class CeleryBackend:
     # -- Dependency mode -------------------------------------------------------------------
 
     def _submit_dependencies(self, plan: "TaskPlan", run_id: str, identity: str, callback: Optional[dict]) -> None:
-        keys, prefixes = plan._keys, plan._prefix_list
+        view = plan_view(plan)
+        keys, prefixes = view.keys, view.prefixes
         done = self._storage.completed(prefixes)
         to_run = [i for i, prefix in enumerate(prefixes) if prefix not in done]
         if not to_run:
@@ -193,8 +190,7 @@ class CeleryBackend:
             if callback is not None:
                 self._app.send_task(callback["task"], args=[callback["plan"], True, None], queue=callback["queue"])
             return
-        group_of, group_dependencies = json.loads(
-            _ffi.call_returning_string(_ffi.mf_plan_dependency_groups, plan._native))
+        group_of, group_dependencies = view.dependency_groups()
         running = set(to_run)
         dependents: dict[int, list[int]] = {}
         waiting: dict[int, int] = {}
@@ -203,8 +199,8 @@ class CeleryBackend:
             waiting[i] = len(unfinished)
             for d in unfinished:
                 dependents.setdefault(d, []).append(i)
-        sentinel_key = plan._sentinel_key()
-        sentinel = plan._index[sentinel_key] if sentinel_key is not None else None
+        sentinel_key = view.sentinel_key()
+        sentinel = view.index[sentinel_key] if sentinel_key is not None else None
         messages = {i: self._message(plan, i, dependents.get(i, []), i == sentinel) for i in to_run}
         ready = [i for i in to_run if waiting[i] == 0]
         later = {i: json.dumps(messages[i]) for i in to_run if waiting[i]}
@@ -218,7 +214,7 @@ class CeleryBackend:
                   len(keys) - len(to_run), len(ready), run_id)
 
     def _message(self, plan: "TaskPlan", index: int, dependents: list[int], sentinel: bool) -> dict:
-        node = plan.nodes[plan._keys[index]]
+        node = plan.nodes[plan_view(plan).keys[index]]
         signature = self._make_node_task(node, plan)
         return {"i": index, "key": node.key, "payload": signature.args[1], "queue": signature.options["queue"],
                 "dependents": dependents, "sentinel": sentinel}
@@ -227,42 +223,11 @@ class CeleryBackend:
         return _headers(run_id, sentinel, self._storage.to_header(), **more)
 
 
-def send_nodes(app, task_name: str, run_id: str, messages: list[dict], storage_header: Optional[str],
-               bucket: str) -> None:
-    """Queues the nodes of a dependency-mode run, over one broker connection."""
-    if not messages:
-        return
-    # ignore_result: a node's outcome is the run's record and the node's files; a stored
-    # result per node would cost the sender a subscription per message.
-    with app.producer_or_acquire() as producer:
-        for m in messages:
-            app.send_task(
-                task_name, args=[m["key"], m["payload"], bucket], queue=m["queue"], ignore_result=True,
-                task_id=node_task_id(run_id, m["i"]), producer=producer, argsrepr=m["key"], kwargsrepr="{}",
-                headers=_headers(run_id, m["sentinel"], storage_header, **{_INDEX: m["i"],
-                                                                       _DEPENDENTS: m["dependents"]}))
-
-
-def _headers(run_id: str, sentinel: bool, storage_header: Optional[str], **more) -> dict:
-    """`sentinel`: the node is the plan's sentinel root (mf_plan_sentinel_index), which a
-    worker completes as a no-op when no task of its name is registered."""
-    headers = {_RUN: run_id, **more}
-    if sentinel:
-        headers[_SENTINEL] = True
-    if storage_header:
-        headers[_STORAGE] = storage_header
-    return headers
-
-
 def _native_plan(plan):
-    from ..plan import TaskPlan
-
     return plan if isinstance(plan, TaskPlan) else TaskPlan.from_json(plan.to_json())
 
 
 def _queue_of(function: str) -> str:
-    from .. import registry
-
     entry = registry.get(function)
     return entry.queue if entry is not None else "default"
 
@@ -272,8 +237,6 @@ def create_celery_task(celery_app, task_registry: Optional[dict] = None, task_na
     worker's app, and returns the node task. `task_registry` maps task names to
     TaskEntry; by default the tasks registered with muflow_native, looked up when a
     node runs."""
-    from ._celery_worker import NodeRunner
-
     runner = NodeRunner(celery_app, task_registry, task_name)
 
     @celery_app.task(name="muflow.send_completion")

@@ -6,6 +6,9 @@ from typing import ClassVar, Literal, Optional
 
 import pydantic
 
+from ..storage.progress import make_progress_checker
+from ._celery_runs import RunStore
+
 
 class PlanProgress(pydantic.BaseModel):
     """How many of a plan's nodes are complete, and which."""
@@ -70,8 +73,6 @@ class PlanHandle(pydantic.BaseModel):
 
     def get_progress(self) -> PlanProgress:
         """Checks every node's manifest (one native call for local storage)."""
-        from ..storage.progress import make_progress_checker
-
         checker = make_progress_checker(self.storage_type, self.storage_config)
         done = checker.completed_prefixes(list(self.node_prefixes.values()))
         breakdown = {key: prefix in done for key, prefix in self.node_prefixes.items()}
@@ -81,8 +82,6 @@ class PlanHandle(pydantic.BaseModel):
         if self.backend == "local":
             raise NotImplementedError("A local plan has finished by the time its handle exists; nothing to cancel")
         if self.backend == "celery":
-            from ._celery_runs import RunStore
-
             RunStore(self._require_celery()).cancel(self.plan_id)
             return
         if self.backend == "step_functions":

@@ -16,8 +16,14 @@ import threading
 import uuid
 from typing import Optional
 
-from .. import _ffi
+from .. import _ffi, registry
+from ..context.task import TaskContext
+from ..executor import ExecutionPayload, execute_task
+from ..plan import TaskPlan, plan_view
+from ..storage.progress import S3ProgressChecker
+from ..storage.s3 import S3StorageBackend, default_s3_client
 from .handle import PlanHandle
+
 
 _log = logging.getLogger(__name__)
 
@@ -34,13 +40,11 @@ def state_machine(plan, options: dict) -> dict:
     """The native generator's report for `plan` (see mf_plan_state_machine): the
     definition's text, its size, its worst-case history, and the item files to store."""
     native = _native_plan(plan)
-    text = _ffi.call_returning_bytes(_ffi.mf_plan_state_machine, native._native, json.dumps(options).encode("utf-8"))
+    text = _ffi.call_returning_bytes(_ffi.mf_plan_state_machine, plan_view(native).native, json.dumps(options).encode("utf-8"))
     return json.loads(text)
 
 
 def _native_plan(plan):
-    from ..plan import TaskPlan
-
     return plan if isinstance(plan, TaskPlan) else TaskPlan.from_json(plan.to_json())
 
 
@@ -81,8 +85,6 @@ class StepFunctionsBackend:
 
     def _s3_client(self):
         if self._s3 is None:
-            from ..storage.s3 import default_s3_client
-
             self._s3 = default_s3_client()
         return self._s3
 
@@ -93,14 +95,12 @@ class StepFunctionsBackend:
         execution; returns at once with the execution ARN as plan_id. A ValueError
         naming the limit is raised, before anything is created in AWS, for a plan whose
         machine would exceed AWS's limits."""
-        from ..storage.progress import S3ProgressChecker
-
         if completion_callback is not None:
             _log.warning("StepFunctionsBackend: completion_callback is not supported; poll PlanHandle.get_state()")
         plan = _native_plan(plan)
-        text = _ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan._native)
+        text = _ffi.call_returning_bytes(_ffi.mf_plan_store_json, plan_view(plan).native)
         plan_dir = f"{self._base_prefix}/_plans/{hashlib.sha256(text).hexdigest()[:16]}"
-        prefixes = plan._prefix_list
+        prefixes = plan_view(plan).prefixes
         done = S3ProgressChecker(self._bucket, self._s3_client()).completed_prefixes(prefixes)
         completed = [i for i, prefix in enumerate(prefixes) if prefix in done]
         # The item files depend on which nodes run: they are named after that set, so an
@@ -127,7 +127,7 @@ class StepFunctionsBackend:
         return PlanHandle(
             backend="step_functions",
             plan_id=execution["executionArn"],
-            node_prefixes=plan._storage_prefixes(),
+            node_prefixes=plan_view(plan).storage_prefixes(),
             storage_type="s3",
             storage_config={"bucket": self._bucket},
         )
@@ -220,9 +220,6 @@ def create_lambda_handler(task_registry: Optional[dict] = None, *, s3_client=Non
     when the last step has several nodes), when no task of its name is registered,
     completes with a manifest only; any other node's unknown task is an error.
     """
-    from .. import registry
-    from ..storage.s3 import default_s3_client
-
     plans = _PlanCache()
 
     def s3():
@@ -250,10 +247,6 @@ def create_lambda_handler(task_registry: Optional[dict] = None, *, s3_client=Non
 
 
 def _run_node(task_name, kwargs, prefix, dependencies, bucket, s3, tasks) -> None:
-    from ..context.task import TaskContext
-    from ..executor import ExecutionPayload, execute_task
-    from ..storage.s3 import S3StorageBackend
-
     payload = ExecutionPayload(task_name=task_name, kwargs=kwargs, storage_prefix=prefix,
                                dependency_prefixes=dependencies)
     context = TaskContext(
@@ -268,8 +261,6 @@ def _run_node(task_name, kwargs, prefix, dependencies, bucket, s3, tasks) -> Non
 
 
 def _complete_sentinel(node_key: str, prefix: str, bucket: str, s3) -> dict:
-    from ..storage.s3 import S3StorageBackend
-
     storage = S3StorageBackend(prefix, bucket, s3)
     if not storage.is_cached():
         storage.save_json("context.json", {}, allow_protected=True)

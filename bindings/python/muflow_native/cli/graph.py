@@ -12,6 +12,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .. import _ffi
+from ..plan import TaskPlan, plan_view
+from ..storage.progress import LocalProgressChecker
+
+
 COLLAPSE_THRESHOLD = 500
 
 COMPLETE = "complete"
@@ -60,9 +65,7 @@ def short_key(key: str) -> str:
 def node_infos(plan) -> list[NodeInfo]:
     """Key, function, prefix and dependencies of every node, without materialising the
     nodes' kwargs when the plan is a native one."""
-    from .. import _ffi
-
-    field_of = getattr(plan, "_field", None)
+    field_of = plan_view(plan).field if isinstance(plan, TaskPlan) else None
     infos = []
     for index, key in enumerate(plan.nodes):
         if field_of is not None:
@@ -80,8 +83,6 @@ def node_states(infos: list[NodeInfo]) -> dict[str, str]:
     """COMPLETE (a valid manifest.json), FAILED (error.json and no manifest) or PENDING,
     by node key, for nodes on local storage."""
     import os
-
-    from ..storage.progress import LocalProgressChecker
 
     done = LocalProgressChecker().completed_prefixes([info.storage_prefix for info in infos])
     states = {}

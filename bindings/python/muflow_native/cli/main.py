@@ -30,6 +30,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .. import __version__, registry
+from .._ffi import MissingTaskError
+from ..as_muflow import ENV_SWITCH, install_as_muflow
+from ..backends.base import LocalBackend
+from ..backends.handle import PlanHandle, failed_nodes, local_state
+from ..context.task import format_progress
+from ..pipeline import Pipeline
+from ..plan import plan_view
+from .graph import COMPLETE, FAILED, node_infos, node_states, render_graph, short_key
+from .progress import format_duration, make_display
+
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -131,8 +143,6 @@ def _describe(exc: BaseException) -> str:
 def load_pipeline(spec: str):
     """The muflow_native Pipeline named by ``MODULE:ATTRIBUTE``. MODULE is a dotted module
     name (found on sys.path or in the current directory) or a path to a ``.py`` file."""
-    from ..pipeline import Pipeline
-
     module_name, sep, attribute = spec.rpartition(":")
     if not sep or not module_name or not attribute:
         raise CLIError(f"expected MODULE:PIPELINE (e.g. mypackage.pipelines:my_pipeline), not {spec!r}")
@@ -149,8 +159,6 @@ def load_pipeline(spec: str):
         kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
         hint = ""
         if type(obj).__name__ == "Pipeline":
-            from ..as_muflow import ENV_SWITCH
-
             hint = (f" (build it with muflow_native's Pipeline: import muflow_native as muflow; or run with "
                     f"{ENV_SWITCH}=1 so that its `import muflow` gives muflow_native)")
         raise CLIError(f"{spec!r} is a {kind}, not a muflow_native Pipeline{hint}")
@@ -158,8 +166,6 @@ def load_pipeline(spec: str):
 
 
 def _pipelines_hint(module) -> str:
-    from ..pipeline import Pipeline
-
     names = sorted(name for name, value in vars(module).items() if isinstance(value, Pipeline))
     return f" (pipelines in it: {', '.join(names)})" if names else ""
 
@@ -265,17 +271,10 @@ class _TaskProgress:
         self._display = display
 
     def __call__(self, current: int, total: int, message: str = "") -> None:
-        from ..context.task import format_progress
-
         self._display.note(format_progress(current, total, message))
 
 
 def cmd_run(args) -> int:
-    from .._ffi import MissingTaskError
-    from ..backends.base import LocalBackend
-    from ..backends.handle import PlanHandle
-    from .progress import format_duration, make_display
-
     output = _output_dir(args.output, create=False)
     pipeline, plan = _build_plan(args, output)
     _output_dir(output, create=True)  # only once the arguments are known to be good
@@ -325,7 +324,7 @@ def cmd_run(args) -> int:
     wall = time.monotonic() - started
     collector.display.finish()
 
-    handle = PlanHandle(backend="local", plan_id=root_key, node_prefixes=plan._storage_prefixes(),
+    handle = PlanHandle(backend="local", plan_id=root_key, node_prefixes=plan_view(plan).storage_prefixes(),
                         storage_type="local", storage_config={})
     if args.handle:
         try:
@@ -411,8 +410,6 @@ def _with_exception_type(message: str, tb: str) -> str:
 
 
 def _report_failures(plan, failures, error: str, verbose: bool) -> None:
-    from .graph import short_key
-
     if not failures:
         first = error.splitlines()[0] if error else "the run failed"
         sys.stderr.write(f"muflow: error: {first}\n")
@@ -441,9 +438,6 @@ def _plan_base(args) -> str:
 
 
 def cmd_plan_show(args) -> int:
-    from .. import registry
-    from .graph import FAILED, COMPLETE, node_infos, node_states
-
     pipeline, plan = _build_plan(args, _plan_base(args))
     out = sys.stdout
     if args.json:
@@ -460,7 +454,7 @@ def cmd_plan_show(args) -> int:
     steps_of: dict[str, list[str]] = {}
     for step_name, step in pipeline.steps.items():
         steps_of.setdefault(step.task, []).append(step_name)
-    sentinel = plan._sentinel_key()
+    sentinel = plan_view(plan).sentinel_key()
     per_function = Counter(function_of.values())
     rows = []
     unregistered = []
@@ -506,8 +500,6 @@ def _table(out, rows) -> None:
 
 
 def cmd_plan_graph(args) -> int:
-    from .graph import node_infos, node_states, render_graph
-
     pipeline, plan = _build_plan(args, _plan_base(args))
     infos = node_infos(plan)
     states = node_states(infos) if args.output else None
@@ -522,8 +514,6 @@ def cmd_plan_graph(args) -> int:
 
 def cmd_status(args) -> int:
     import pydantic
-
-    from ..backends.handle import PlanHandle, failed_nodes, local_state
 
     data = read_json_argument(args.handle, "HANDLE")
     try:
@@ -593,8 +583,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="muflow", description="Run and inspect muflow pipelines.",
                      epilog="Exit status: 0 success, 1 a node failed, 2 bad arguments; status: "
                             "0 success, 1 failure, 3 pending or running, 4 unknown.")
-    from .. import __version__
-
     parser.add_argument("--version", action="version", version=f"muflow (muflow_native) {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
@@ -638,8 +626,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _apply_muflow_switch() -> None:
     """With MUFLOW_NATIVE_AS_MUFLOW=1, the pipeline's module (and everything it imports)
     gets muflow_native for every `import muflow`."""
-    from ..as_muflow import ENV_SWITCH, install_as_muflow
-
     value = os.environ.get(ENV_SWITCH, "")
     if value.strip().lower() in ("", "0", "false", "no", "off"):
         return

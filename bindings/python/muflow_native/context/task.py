@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import IO, Any, Callable, Dict, Optional
 
 from ..storage.base import StorageBackend
+from ..storage.local import LocalStorageBackend
+
 
 ProgressReporter = Callable[[int, int, str], None]
 
@@ -113,7 +115,5 @@ def create_local_context(
 ) -> TaskContext:
     """A TaskContext on local directories: `path` for outputs, `dependency_paths`
     mapping access keys to the dependencies' directories (read-only)."""
-    from ..storage.local import LocalStorageBackend
-
     dependencies = {key: LocalStorageBackend(p, allowed_outputs=set()) for key, p in (dependency_paths or {}).items()}
     return TaskContext(LocalStorageBackend(path), kwargs, dependencies, progress_reporter)

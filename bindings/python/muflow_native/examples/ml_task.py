@@ -23,9 +23,11 @@ from typing import List, Tuple
 
 import numpy as np
 
+from ..pipeline import ForEach, Pipeline, Step
 from ..registry import register_task
 from . import ml_model
 from .report_formats import csv_bytes, pdf_bytes, xlsx_bytes
+
 
 REPORT_FORMATS = ("pdf", "xlsx", "csv")
 
@@ -169,8 +171,6 @@ def generate_report(context):
 
 
 def _build_ml_pipeline():
-    from ..pipeline import ForEach, Pipeline, Step
-
     return Pipeline(
         name="ml.full_pipeline",
         display_name="ML Training Pipeline",

@@ -9,6 +9,8 @@ from typing import IO, Any, Optional, Union
 
 from .. import _ffi
 from .._handles import NativeHandle
+from ..io.json import dumps_json, loads_json
+from ..io.xarray import load_xarray_from_file, save_xarray_to_file
 from .base import check_read_mode, compute_prefix
 
 
@@ -94,17 +96,17 @@ class LocalStorageBackend:
     def save_text(self, filename: str, data: str, encoding: str = "utf-8") -> None:
         self.save_file(filename, data.encode(encoding))
 
-    def save_json(self, filename: str, data: Any, allow_protected: bool = False) -> None:
-        from ..io.json import dumps_json
+    def _save_executor_file(self, filename: str, data: bytes) -> None:
+        """Writes a file the executor owns (error.json), already formatted by the core."""
+        _ffi.check(_ffi.mf_storage_save(self._native, _ffi.encode_name(filename), data, len(data), 1))
 
+    def save_json(self, filename: str, data: Any, allow_protected: bool = False) -> None:
         text = dumps_json(data, indent=2).encode("utf-8")
         _ffi.check(
             _ffi.mf_storage_save(self._native, _ffi.encode_name(filename), text, len(text), int(allow_protected))
         )
 
     def save_xarray(self, filename: str, dataset) -> None:
-        from ..io.xarray import save_xarray_to_file
-
         name = _ffi.encode_name(filename)
         path = _ffi.call_returning_string(_ffi.mf_storage_begin_write, self._native, name)
         try:
@@ -137,14 +139,10 @@ class LocalStorageBackend:
             return f.read()
 
     def read_json(self, filename: str) -> Any:
-        from ..io.json import loads_json
-
         with open(self._read_path(filename), encoding="utf-8") as f:
             return loads_json(f.read())
 
     def read_xarray(self, filename: str):
-        from ..io.xarray import load_xarray_from_file
-
         return load_xarray_from_file(self._read_path(filename))
 
     def exists(self, filename: str) -> bool:

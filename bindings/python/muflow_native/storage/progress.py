@@ -9,6 +9,7 @@ import os
 from typing import Optional, Protocol, runtime_checkable
 
 from .. import _ffi
+from .s3 import default_s3_client, is_missing
 
 
 @runtime_checkable
@@ -74,8 +75,6 @@ class S3ProgressChecker:
 
     def _client(self):
         if self._s3 is None:
-            from .s3 import default_s3_client
-
             # Listings are read for their keys only: the client leaves each object's
             # timestamp as text rather than parsing a thousand of them a page.
             self._s3 = default_s3_client(parse_timestamps=False)
@@ -105,8 +104,6 @@ class S3ProgressChecker:
         return done
 
     def _probed(self, client, prefix: str) -> list[str]:
-        from .s3 import is_missing
-
         try:
             client.head_object(Bucket=self._bucket, Key=f"{prefix}/manifest.json")
         except Exception as exc:

@@ -15,6 +15,8 @@ from typing import IO, Any, Optional
 
 from .. import _ffi
 from .._handles import NativeHandle
+from ..io.json import dumps_json, loads_json
+from ..io.xarray import load_xarray_from_bytes, save_xarray_to_bytes
 from .base import check_read_mode, compute_prefix, validate_filename
 
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
@@ -128,14 +130,14 @@ class S3StorageBackend:
     def save_text(self, filename: str, data: str, encoding: str = "utf-8") -> None:
         self._store(filename, data.encode(encoding), "text/plain")
 
-    def save_json(self, filename: str, data: Any, allow_protected: bool = False) -> None:
-        from ..io.json import dumps_json
+    def _save_executor_file(self, filename: str, data: bytes) -> None:
+        """Writes a file the executor owns (error.json), already formatted by the core."""
+        self._store(filename, data, "application/json", allow_protected=True)
 
+    def save_json(self, filename: str, data: Any, allow_protected: bool = False) -> None:
         self._store(filename, dumps_json(data, indent=2).encode("utf-8"), "application/json", allow_protected)
 
     def save_xarray(self, filename: str, dataset) -> None:
-        from ..io.xarray import save_xarray_to_bytes
-
         validate_filename(filename)
         self._store(filename, save_xarray_to_bytes(dataset), "application/x-netcdf")
 
@@ -152,13 +154,9 @@ class S3StorageBackend:
         return io.BytesIO(raw) if "b" in mode else io.StringIO(raw.decode("utf-8"))
 
     def read_json(self, filename: str) -> Any:
-        from ..io.json import loads_json
-
         return loads_json(self.read_file(filename).decode("utf-8"))
 
     def read_xarray(self, filename: str):
-        from ..io.xarray import load_xarray_from_bytes
-
         return load_xarray_from_bytes(self.read_file(filename))
 
     def exists(self, filename: str) -> bool:
