@@ -348,6 +348,11 @@ mf_ready_tracker_free = _declare("mf_ready_tracker_free", None, c_void_p)
 _gil_held = ctypes.PyDLL(lib._name, handle=lib._handle)
 mf_ready_tracker_add_nodes = _gil_held.mf_ready_tracker_add_nodes
 mf_ready_tracker_add_nodes.restype = c_int
+# What the caller of each function above that has no argtypes passes, in order; the
+# header test (test_ffi_headers.py) checks these against the declarations instead.
+UNCONVERTED_ARGTYPES = {
+    "mf_ready_tracker_add_nodes": [POINTER(POINTER(c_size_t)), POINTER(c_size_t), c_void_p, POINTER(c_size_t), c_size_t],
+}
 mf_ready_tracker_update = _gil_held.mf_ready_tracker_update
 mf_ready_tracker_update.restype = c_int
 mf_ready_tracker_update.argtypes = [POINTER(POINTER(c_size_t)), POINTER(c_size_t), c_void_p, c_char_p, c_char_p]

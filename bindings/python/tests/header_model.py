@@ -216,8 +216,9 @@ def function_mismatches(module, model: HeaderModel) -> list[str]:
             problems.append(f"{name}: declared in Python, not in the headers")
             continue
         returns, arguments = model.functions[name]
+        argtypes = getattr(module, "UNCONVERTED_ARGTYPES", {}).get(name, function.argtypes)
         problems += [f"{name}: {p}" for p in signature_mismatches(
-            function.restype, list(function.argtypes or []), returns, arguments, model.structs)]
+            function.restype, list(argtypes or []), returns, arguments, model.structs)]
     return problems
 
 
