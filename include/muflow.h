@@ -344,9 +344,14 @@ mf_status mf_ledger_written_files(char **out_json, const mf_ledger *ledger);
 
 /** The bytes of manifest.json listing the committed files, exactly as
  *  mf_storage_write_manifest writes them (`files`, `timestamp` now in UTC, each file's
- *  size and SHA-256). `*out` is freed with mf_string_free; `*out_len` (if not NULL) is
- *  its length. */
-mf_status mf_ledger_manifest(char **out, size_t *out_len, const mf_ledger *ledger);
+ *  size and SHA-256, the outputs' fingerprint `outputs_sha256`). With `inputs_json`
+ *  (not NULL) it also records the node's inputs for the stale-input check, as a local
+ *  run does: a JSON object of access key to `{"prefix": ..., "outputs_sha256": hex or
+ *  null}` in the node's access-map order, each fingerprint the dependency's manifest's
+ *  (see mf_manifest_digests); `{}` for a node without dependencies. NULL records none.
+ *  `*out` is freed with mf_string_free; `*out_len` (if not NULL) is its length.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL out, malformed inputs_json). */
+mf_status mf_ledger_manifest(char **out, size_t *out_len, const mf_ledger *ledger, const char *inputs_json);
 
 /* ---------------------------------------------------------------------------------
  * Pipelines and plans
@@ -890,6 +895,47 @@ mf_status mf_registry_set_function(mf_registry *registry, const char *name, mf_t
  *  MF_ERR_TASK_FAILED (a node failed; the message is mf_run_first_failure's),
  *  MF_ERR_CANCELLED (mf_run_cancel was called from another thread). */
 mf_status mf_run_execute(mf_run *run, const mf_registry *registry, size_t threads);
+
+/* ---------------------------------------------------------------------------------
+ * remote branch: the stale-input check of backends whose manifests live elsewhere
+ * (S3 read by Celery workers, Lambda and the submitting process). The caller fetches
+ * manifests; these functions apply the same rule as a local run. All are pure: they
+ * hold no state, and may be called from any thread at once.
+ * ------------------------------------------------------------------------------- */
+
+/** States a node's cache can be in (mf_node_cache_state, mf_plan_cache_states). */
+#define MF_NODE_ABSENT 0  /* no manifest (or bytes that are not one): the node runs */
+#define MF_NODE_CURRENT 1 /* complete with its current inputs (or recording none, as
+                             muflow's manifests): cached */
+#define MF_NODE_STALE 2   /* complete, but recorded with other inputs: runs again */
+#define MF_NODE_RECHECK 3 /* (plans only) complete, but a dependency runs first: check
+                             it with mf_node_cache_state when its turn comes */
+
+/** The digests a manifest records, as JSON `{"outputs_sha256": hex, "inputs_sha256":
+ *  hex or null}`; a manifest recording none (muflow's) stands for its outputs by the
+ *  SHA-256 of its bytes, with null inputs. `*out_json` is NULL (and MF_OK returned) when
+ *  the bytes are not a JSON object. Free with mf_string_free.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL out_json, NULL manifest with a length). */
+mf_status mf_manifest_digests(char **out_json, const void *manifest, size_t length);
+
+/** The state of one node (MF_NODE_ABSENT, _CURRENT or _STALE in *out_state) whose
+ *  manifest is the `length` bytes at `manifest` (NULL: it has none), given its inputs
+ *  now, `inputs_json` in mf_ledger_manifest's form with each dependency's current
+ *  fingerprint. Errors: MF_ERR_INVALID_ARGUMENT (NULL out_state or inputs_json,
+ *  malformed inputs_json). */
+mf_status mf_node_cache_state(int *out_state, const void *manifest, size_t length, const char *inputs_json);
+
+/** The state of every node of `plan` (a JSON array of MF_NODE_* values in the plan's
+ *  node order, in *out_json, freed with mf_string_free), from the manifests found:
+ *  `manifests_json` is a JSON object of storage prefix to mf_manifest_digests' object (a
+ *  prefix left out, or null, has no manifest). A node is current when its manifest
+ *  records no inputs (muflow's), or when its dependencies are all current and it records
+ *  the inputs they give now; stale when they are all current and its record differs; to
+ *  recheck when a dependency is not current (it runs first, and may or may not change
+ *  the node's inputs).
+ *  Linear in nodes plus grouped edges. Errors: MF_ERR_INVALID_ARGUMENT (NULL argument,
+ *  malformed manifests_json). */
+mf_status mf_plan_cache_states(char **out_json, const mf_plan *plan, const char *manifests_json);
 
 #ifdef __cplusplus
 }

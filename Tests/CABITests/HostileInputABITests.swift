@@ -378,10 +378,10 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_ledger_release", "name", mf_ledger_release(handle, nil))
         refusesNull("mf_ledger_written_files", "out_json", mf_ledger_written_files(nil, handle))
         refusesNull("mf_ledger_written_files", "ledger", mf_ledger_written_files(&text, nil))
-        refusesNull("mf_ledger_manifest", "out", mf_ledger_manifest(nil, &size, handle))
-        refusesNull("mf_ledger_manifest", "ledger", mf_ledger_manifest(&text, &size, nil))
+        refusesNull("mf_ledger_manifest", "out", mf_ledger_manifest(nil, &size, handle, nil))
+        refusesNull("mf_ledger_manifest", "ledger", mf_ledger_manifest(&text, &size, nil, nil))
         acceptsNull("mf_ledger_manifest", "out_len",
-                    mf_ledger_manifest(&text, nil, handle) == MF_OK && take(text)?.contains(#""a": 0"#) == true)
+                    mf_ledger_manifest(&text, nil, handle, nil) == MF_OK && take(text)?.contains(#""a": 0"#) == true)
         mf_ledger_free(handle)
         handle = nil
         acceptsNull("mf_ledger_free", "ledger", { mf_ledger_free(nil); return true }())
