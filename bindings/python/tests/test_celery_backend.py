@@ -563,3 +563,73 @@ def test_handle_records_the_storage_and_its_progress_checker_follows_it(worker, 
         assert restored.get_progress().is_complete
     finally:
         os.chdir(cwd)
+
+
+# -- Stale inputs (issue 12): the core's rule at submission and in workers, on S3 --------
+
+
+def reduce_pipeline():
+    """items (one node per n) -> total, whose prefix holds only its `label`: unchanged
+    when the items move (celery_worker_app's item_v and total)."""
+    return Pipeline(name="ct.reduce", steps={
+        "items": ForEach(task="celery_test.item_v",
+                         over=lambda s, k: [{"n": n, "scale_file": k["scale_file"]} for n in k["ns"]]),
+        "total": Step(task="celery_test.total", after=["items"]),
+    })
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stale_inputs_run_exactly_the_affected_nodes(worker, app, moto_server, run_log, tmp_path, mode):
+    store = Bucket(moto_server.client("s3"), f"stale-{next(_buckets)}")
+    backend = store.backend(app, mode)
+    scale = tmp_path / "scale"
+
+    def submit(ns):
+        plan = reduce_pipeline().build_plan("s:1", {"ns": ns, "scale_file": str(scale)})
+        before = len(executions(run_log, store))
+        handle = backend.submit_plan(plan)
+        assert wait_ended(handle) == "success"
+        return plan, sorted(executions(run_log, store)[before:]), backend.stale_nodes(handle.plan_id)
+
+    def where(plan, *ns):
+        return sorted(store.where(n.storage_prefix) for n in plan.nodes.values()
+                      if n.kwargs.get("n") in ns or (None in ns and "n" not in n.kwargs))
+
+    def total(plan):
+        return json.loads(store.read(plan.nodes[plan.root_key].storage_prefix, "sum.json"))["sum"]
+
+    first, ran, stale = submit([1, 2])
+    assert ran == where(first, 1, 2, None) and total(first) == 3 and stale == 0
+    assert submit([1, 2])[1:] == ([], 0)
+
+    # The items move: the total keeps its prefix, but recorded other inputs.
+    moved, ran, stale = submit([3, 4])
+    assert moved.nodes[moved.root_key].storage_prefix == first.nodes[first.root_key].storage_prefix
+    assert ran == where(moved, 3, 4, None) and stale == 1 and total(moved) == 7
+    root = moved.nodes[moved.root_key]
+    manifest = json.loads(store.read(root.storage_prefix, "manifest.json"))
+    assert list(manifest["inputs"]) == list(root.dependency_access_map)
+    assert {k: v["prefix"] for k, v in manifest["inputs"].items()} == dict(root.dependency_access_map)
+
+    # An item run again with the same outputs does not cascade; with other outputs it does.
+    (item3,) = [n for n in moved.nodes.values() if n.kwargs.get("n") == 3]
+    store.client.delete_object(Bucket=store.name, Key=f"{item3.storage_prefix}/manifest.json")
+    assert submit([3, 4])[1:] == (where(moved, 3), 0)
+    scale.write_text("10")
+    store.client.delete_object(Bucket=store.name, Key=f"{item3.storage_prefix}/manifest.json")
+    _, ran, stale = submit([3, 4])
+    assert ran == where(moved, 3, None) and stale == 1 and total(moved) == 34
+
+    # Found stale at submission: item 3's manifest rewritten (by muflow: no record, so
+    # trusted, but its bytes are other outputs than the total recorded).
+    listed = json.loads(store.read(item3.storage_prefix, "manifest.json"))
+    muflows = {"files": listed["files"], "timestamp": listed["timestamp"]}
+    store.client.put_object(Bucket=store.name, Key=f"{item3.storage_prefix}/manifest.json",
+                            Body=json.dumps(muflows, indent=2).encode())
+    assert submit([3, 4])[1:] == (where(moved, None), 1)
+
+    # A total written by muflow (no record) is trusted, as muflow trusts it.
+    store.client.put_object(Bucket=store.name, Key=f"{root.storage_prefix}/manifest.json",
+                            Body=json.dumps(muflows, indent=2).encode())
+    back, ran, stale = submit([1, 2])
+    assert ran == [] and stale == 0 and total(back) == 34

@@ -73,14 +73,16 @@ class CeleryStorage:
 
     # -- Opening storages --------------------------------------------------------------
 
-    def node_storage(self, prefix: str):
-        """The writable storage of the node at `prefix`."""
-        return self._open(prefix, writable=True)
+    def node_storage(self, prefix: str, inputs: Optional[dict] = None):
+        """The writable storage of the node at `prefix`; on S3, with the node's current
+        `inputs` its manifest records them and its cache check is the core's
+        stale-input check (a shared directory records none)."""
+        return self._open(prefix, writable=True, inputs=inputs)
 
     def dependency_storages(self, prefixes: dict[str, str]) -> dict:
         return {key: self._open(prefix, writable=False) for key, prefix in prefixes.items()}
 
-    def _open(self, prefix: str, writable: bool):
+    def _open(self, prefix: str, writable: bool, inputs: Optional[dict] = None):
         if self.kind == "local":
             from ..storage.local import LocalStorageBackend
 
@@ -88,12 +90,15 @@ class CeleryStorage:
         from ..storage.s3 import S3StorageBackend
 
         return S3StorageBackend(prefix, self.location, s3_client=_s3_client(),
-                                allowed_outputs=None if writable else set())
+                                allowed_outputs=None if writable else set(), inputs=inputs)
 
     def progress_checker(self):
         from ..storage.progress import make_progress_checker
 
         return make_progress_checker(self.kind, self.handle_config)
+
+    def s3_client(self):
+        return _s3_client()
 
     def completed(self, prefixes: list[str]) -> set[str]:
         """The prefixes whose node is complete (cached)."""

@@ -1,0 +1,29 @@
+"""Which nodes of a Celery plan are cached at submission: the core's stale-input rule
+(mf_plan_cache_states) over the digests of the nodes' manifests in S3, found with one
+listing, the plan's record object and the previous run's entries in Redis (see
+storage/remote_cache.py). A shared directory keeps muflow's presence rule."""
+
+from __future__ import annotations
+
+from .. import _ffi
+
+
+def submission_states(storage, plan, base_prefix: str, runs, identity: str) -> tuple[list, dict]:
+    """(the state of each node, in the plan's order; prefix -> Entry of the manifests
+    found)."""
+    prefixes = plan._prefix_list
+    if storage.kind != "s3":
+        done = storage.completed(prefixes)
+        return [_ffi.NODE_CURRENT if p in done else _ffi.NODE_ABSENT for p in prefixes], {}
+    from ..storage.remote_cache import S3ManifestRecords, plan_states, record_key
+
+    records = S3ManifestRecords(storage.location, storage.s3_client(), record_key(base_prefix, plan.root_key))
+    digests = records.digests(prefixes, runs.previous_outputs(identity))
+    return plan_states(plan, digests), records.entries
+
+
+def settled_entries(plan, states: list, entries: dict) -> dict:
+    """The entries of the nodes settled as cached: what their dependents' check reads."""
+    prefixes = plan._prefix_list
+    return {prefixes[i]: entries[prefixes[i]] for i, s in enumerate(states)
+            if s == _ffi.NODE_CURRENT and prefixes[i] in entries}
