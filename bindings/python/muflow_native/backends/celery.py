@@ -165,7 +165,7 @@ class CeleryBackend:
         index, root, sentinel = native._index, native.root_key, native._sentinel_key()
         states, entries = submission_states(self._storage, native, self._base_prefix, self.runs, identity)
         if all(state == _ffi.NODE_CURRENT for state in states):
-            self._settle_cached(native, run_id, identity, callback)
+            self._settle_cached(native, run_id, identity, callback, settled_entries(native, states, entries))
             return
         groups = []
         for level in self._compute_levels(native):
@@ -198,9 +198,11 @@ class CeleryBackend:
         _log.info("Submitted plan %s... (%d nodes, %d cached, %d stale, %d levels) as run %s", root[:16],
                   len(native.nodes), states.count(_ffi.NODE_CURRENT), stale, len(groups), run_id)
 
-    def _settle_cached(self, plan: "TaskPlan", run_id: str, identity: str, callback: Optional[dict]) -> None:
-        """A run whose every node is cached: it succeeds at once, queuing nothing."""
-        previous = self.runs.create(run_id, identity, len(plan._keys), status="success")
+    def _settle_cached(self, plan: "TaskPlan", run_id: str, identity: str, callback: Optional[dict],
+                       outputs: dict) -> None:
+        """A run whose every node is cached: it succeeds at once, queuing nothing. It keeps
+        the manifests' entries in Redis, for the plan's next submission."""
+        previous = self.runs.create(run_id, identity, len(plan._keys), status="success", outputs=outputs)
         if previous:
             self.runs.supersede(previous)
         self._app.backend.mark_as_done(run_id, {"plan": plan.root_key, "cached": len(plan._keys)})
@@ -214,7 +216,7 @@ class CeleryBackend:
         states, entries = submission_states(self._storage, plan, self._base_prefix, self.runs, identity)
         to_run = [i for i, state in enumerate(states) if state != _ffi.NODE_CURRENT]
         if not to_run:
-            self._settle_cached(plan, run_id, identity, callback)
+            self._settle_cached(plan, run_id, identity, callback, settled_entries(plan, states, entries))
             return
         group_of, group_dependencies = json.loads(
             _ffi.call_returning_string(_ffi.mf_plan_dependency_groups, plan._native))

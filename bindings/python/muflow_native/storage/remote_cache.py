@@ -121,7 +121,8 @@ def record_key(base_prefix: str, root_key: str) -> str:
 class S3ManifestRecords:
     """The digests of a plan's manifests in a bucket: listed with their ETags, looked up
     in the record object at `key` (and in `extra` entries, such as a Celery run's), and
-    read only where neither knows the ETag. The record is rewritten when it changed."""
+    read only where neither knows the ETag. The record is rewritten when manifests were
+    read."""
 
     def __init__(self, bucket: str, s3_client, key: str):
         self._bucket = bucket
@@ -154,7 +155,8 @@ class S3ManifestRecords:
             if entry is not None:
                 entries[prefix] = entry
         self.entries = entries
-        if any(record.get(p) != e for p, e in entries.items()):
+        # Rewritten only after reads: entries given in `extra` are kept by their giver.
+        if self.reads and any(record.get(p) != e for p, e in entries.items()):
             self._save({**record, **entries})
         return {p: {"outputs_sha256": e[1], "inputs_sha256": e[2]} for p, e in entries.items()}
 
