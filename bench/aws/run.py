@@ -13,8 +13,10 @@
     ours, each with a fresh checker per round; also our two strategies alone (a HEAD per
     prefix on a thread pool; ListObjectsV2 over key ranges), to show which is used.
 (c) A cached resubmission of a 100-node fan-out on moto's server: leaving cached nodes
-    out before the start (what submit_plan does) against starting every node and
-    letting the handler skip it (one HEAD each); Lambda routed in-process as in the tests.
+    out before the start (what submit_plan does: one listing, and the record object of
+    the manifests' digests) against starting every node and letting the handler check
+    it (a GET of its manifest and of its dependencies'); Lambda routed in-process as in
+    the tests.
 
 Reports only: exits 0 whatever the numbers.
 """
