@@ -12,6 +12,11 @@ Two modes:
   that reach zero, so the submitting process may exit once submit_plan returns. Nodes
   already complete are settled at submission and never queued.
 
+In both modes a node is complete by the core's stale-input rule on S3 (see
+_celery_cache.py): its manifest records the inputs it would have now, or none (muflow's).
+A stale node runs again; a node whose dependency runs first is queued and checked by its
+worker; only current nodes are settled, and level mode leaves them out of its chords.
+
 In both modes the PlanHandle's plan_id is a run id whose state the result backend
 holds (pending, started, success, failure, revoked), so `PlanHandle.get_state()`
 answers from any process. Storage is an S3 bucket (``bucket=``) or a directory that
