@@ -937,6 +937,13 @@ mf_status mf_node_cache_state(int *out_state, const void *manifest, size_t lengt
  *  malformed manifests_json). */
 mf_status mf_plan_cache_states(char **out_json, const mf_plan *plan, const char *manifests_json);
 
+/** Writes manifest.json as mf_storage_write_manifest does, also recording the node's
+ *  inputs (`inputs_json` in mf_ledger_manifest's form): for a node that a remote worker
+ *  runs on a directory shared by every worker. Not thread-safe on the same storage with
+ *  writes still going on (as mf_storage_write_manifest). Errors: MF_ERR_INVALID_ARGUMENT
+ *  (NULL argument, malformed inputs_json), MF_ERR_IO. */
+mf_status mf_storage_write_manifest_inputs(mf_storage *storage, const char *inputs_json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -49,3 +49,11 @@ public func mf_plan_cache_states(_ outJSON: UnsafeMutablePointer<UnsafeMutablePo
         deliver(text, to: out)
     }
 }
+
+@c @implementation
+public func mf_storage_write_manifest_inputs(_ storage: OpaquePointer?, _ inputsJSON: UnsafePointer<CChar>?) -> mf_status {
+    abiCall {
+        let storage = try requiredObject(storage, "storage", as: StorageHandle.self).storage
+        try storage.writeManifest(inputs: try optionalJSONArgument(try required(inputsJSON, "inputs_json"))!)
+    }
+}

@@ -399,6 +399,8 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_plan_cache_states", "out_json", mf_plan_cache_states(nil, plan, "{}"))
         refusesNull("mf_plan_cache_states", "plan", mf_plan_cache_states(&text, nil, "{}"))
         refusesNull("mf_plan_cache_states", "manifests_json", mf_plan_cache_states(&text, plan, nil))
+        refusesNull("mf_storage_write_manifest_inputs", "storage", mf_storage_write_manifest_inputs(nil, "{}"))
+        refusesNull("mf_storage_write_manifest_inputs", "inputs_json", mf_storage_write_manifest_inputs(storage, nil))
 
         // Registry
         refusesNull("mf_registry_new", "out", mf_registry_new(nil))
@@ -735,6 +737,12 @@ final class HostileInputABITests: XCTestCase {
             defer { mf_string_free(text); text = nil }
             return mf_plan_cache_states(&text, plan, bad)
         }
+        let withInputs = self.storage("with-inputs")
+        refusesBadUTF8("mf_storage_write_manifest_inputs", "inputs_json",
+                       in: #"{"@": {"prefix": "p", "outputs_sha256": null}}"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in
+            mf_storage_write_manifest_inputs(withInputs, bad)
+        }
+        mf_storage_free(withInputs)
 
         // Registry and pipelines
         refusesBadUTF8("mf_registry_add", "descriptor_json", in: #"{"name": "@"}"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in

@@ -115,6 +115,22 @@ final class RemoteCacheABITests: XCTestCase {
         XCTAssertEqual(try states(plan, ["p/b": muflowsB, "p/c": c]), "[0,1,2]")
     }
 
+    func testSharedDirectoryManifestRecordsItsInputs() throws {
+        let directory = NSTemporaryDirectory() + "muflow-remote-cache-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var storage: OpaquePointer?
+        XCTAssertEqual(mf_storage_new(&storage, directory, 0, nil), MF_OK, message())
+        defer { mf_storage_free(storage) }
+        XCTAssertEqual(mf_storage_save(storage, "out.txt", "2", 1, 0), MF_OK, message())
+        let a = try manifest("1", inputs: "{}")
+        XCTAssertEqual(mf_storage_write_manifest_inputs(storage, try inputs("a", a)), MF_OK, message())
+        let written = try String(contentsOfFile: directory + "/manifest.json", encoding: .utf8)
+        XCTAssertTrue(written.contains(#""a": {"prefix": "p/a", "outputs_sha256": "\#(try outputs(a))"}"#), written)
+        XCTAssertEqual(nodeState(written, try inputs("a", a)), Int32(MF_NODE_CURRENT))
+        XCTAssertEqual(nodeState(written, try inputs("a", try manifest("changed", inputs: "{}"))), Int32(MF_NODE_STALE))
+        XCTAssertEqual(mf_storage_write_manifest_inputs(storage, "[]"), MF_ERR_INVALID_ARGUMENT)
+    }
+
     func testRefusals() throws {
         let plan = chain()
         defer { mf_plan_free(plan) }

@@ -165,3 +165,13 @@ public enum RemoteCacheCheck {
         return table![prefix]
     }
 }
+
+extension LocalStorage {
+    /// Writes manifest.json as `writeManifest()` does, recording the node's `inputs` (the
+    /// manifest's `inputs` form, see RemoteCacheCheck.nodeInputs): for nodes that a
+    /// remote worker runs on a shared directory. Throws MuflowError(.invalidArgument) for
+    /// malformed inputs.
+    public func writeManifest(inputs: JSONValue) throws {
+        _ = try writeManifest(in: nil, inputs: try RemoteCacheCheck.nodeInputs(inputs))
+    }
+}

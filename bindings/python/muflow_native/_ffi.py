@@ -338,3 +338,4 @@ NODE_RECHECK = 3
 mf_manifest_digests = _declare("mf_manifest_digests", c_int, _out_string, c_char_p, c_size_t)
 mf_node_cache_state = _declare("mf_node_cache_state", c_int, POINTER(c_int), c_char_p, c_size_t, c_char_p)
 mf_plan_cache_states = _declare("mf_plan_cache_states", c_int, _out_string, c_void_p, c_char_p)
+mf_storage_write_manifest_inputs = _declare("mf_storage_write_manifest_inputs", c_int, c_void_p, c_char_p)

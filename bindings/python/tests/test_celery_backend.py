@@ -61,6 +61,12 @@ class SharedDirectory:
     def stamp(self, prefix: str, name: str):
         return (self.path / prefix / name).stat().st_mtime_ns
 
+    def remove(self, prefix: str, name: str) -> None:
+        (self.path / prefix / name).unlink()
+
+    def write(self, prefix: str, name: str, data: bytes) -> None:
+        (self.path / prefix / name).write_bytes(data)
+
 
 class Bucket:
     """Storage in an S3 bucket of moto's server."""
@@ -87,6 +93,12 @@ class Bucket:
     def stamp(self, prefix: str, name: str):
         return self.client.head_object(Bucket=self.name, Key=f"{prefix}/{name}")["ETag"] + \
             str(self.client.head_object(Bucket=self.name, Key=f"{prefix}/{name}")["LastModified"])
+
+    def remove(self, prefix: str, name: str) -> None:
+        self.client.delete_object(Bucket=self.name, Key=f"{prefix}/{name}")
+
+    def write(self, prefix: str, name: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.name, Key=f"{prefix}/{name}", Body=data)
 
 
 _buckets = iter(range(10**6))
@@ -565,7 +577,7 @@ def test_handle_records_the_storage_and_its_progress_checker_follows_it(worker, 
         os.chdir(cwd)
 
 
-# -- Stale inputs (issue 12): the core's rule at submission and in workers, on S3 --------
+# -- Stale inputs (issue 12): the core's rule at submission and in workers ---------------
 
 
 def reduce_pipeline():
@@ -579,8 +591,7 @@ def reduce_pipeline():
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_stale_inputs_run_exactly_the_affected_nodes(worker, app, moto_server, run_log, tmp_path, mode):
-    store = Bucket(moto_server.client("s3"), f"stale-{next(_buckets)}")
+def test_stale_inputs_run_exactly_the_affected_nodes(worker, app, store, run_log, tmp_path, mode):
     backend = store.backend(app, mode)
     scale = tmp_path / "scale"
 
@@ -613,10 +624,10 @@ def test_stale_inputs_run_exactly_the_affected_nodes(worker, app, moto_server, r
 
     # An item run again with the same outputs does not cascade; with other outputs it does.
     (item3,) = [n for n in moved.nodes.values() if n.kwargs.get("n") == 3]
-    store.client.delete_object(Bucket=store.name, Key=f"{item3.storage_prefix}/manifest.json")
+    store.remove(item3.storage_prefix, "manifest.json")
     assert submit([3, 4])[1:] == (where(moved, 3), 0)
     scale.write_text("10")
-    store.client.delete_object(Bucket=store.name, Key=f"{item3.storage_prefix}/manifest.json")
+    store.remove(item3.storage_prefix, "manifest.json")
     _, ran, stale = submit([3, 4])
     assert ran == where(moved, 3, None) and stale == 1 and total(moved) == 34
 
@@ -624,12 +635,10 @@ def test_stale_inputs_run_exactly_the_affected_nodes(worker, app, moto_server, r
     # trusted, but its bytes are other outputs than the total recorded).
     listed = json.loads(store.read(item3.storage_prefix, "manifest.json"))
     muflows = {"files": listed["files"], "timestamp": listed["timestamp"]}
-    store.client.put_object(Bucket=store.name, Key=f"{item3.storage_prefix}/manifest.json",
-                            Body=json.dumps(muflows, indent=2).encode())
+    store.write(item3.storage_prefix, "manifest.json", json.dumps(muflows, indent=2).encode())
     assert submit([3, 4])[1:] == (where(moved, None), 1)
 
     # A total written by muflow (no record) is trusted, as muflow trusts it.
-    store.client.put_object(Bucket=store.name, Key=f"{root.storage_prefix}/manifest.json",
-                            Body=json.dumps(muflows, indent=2).encode())
+    store.write(root.storage_prefix, "manifest.json", json.dumps(muflows, indent=2).encode())
     back, ran, stale = submit([1, 2])
     assert ran == [] and stale == 0 and total(back) == 34

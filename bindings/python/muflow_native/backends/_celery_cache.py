@@ -1,7 +1,7 @@
 """Which nodes of a Celery plan are cached at submission: the core's stale-input rule
-(mf_plan_cache_states) over the digests of the nodes' manifests in S3, found with one
+(mf_plan_cache_states) over the digests of the nodes' manifests: in S3, found with one
 listing, the plan's record object and the previous run's entries in Redis (see
-storage/remote_cache.py). A shared directory keeps muflow's presence rule."""
+storage/remote_cache.py); in a shared directory, read from the complete manifests."""
 
 from __future__ import annotations
 
@@ -11,11 +11,20 @@ from .. import _ffi
 def submission_states(storage, plan, base_prefix: str, runs, identity: str) -> tuple[list, dict]:
     """(the state of each node, in the plan's order; prefix -> Entry of the manifests
     found)."""
+    from ..storage.remote_cache import S3ManifestRecords, entry_of, plan_states, record_key
+
     prefixes = plan._prefix_list
     if storage.kind != "s3":
-        done = storage.completed(prefixes)
-        return [_ffi.NODE_CURRENT if p in done else _ffi.NODE_ABSENT for p in prefixes], {}
-    from ..storage.remote_cache import S3ManifestRecords, plan_states, record_key
+        # A shared directory: the complete manifests (every file of its recorded size),
+        # each read whole.
+        entries = {}
+        for prefix in storage.completed(prefixes):
+            found = storage.manifest(prefix)
+            entry = entry_of(*found) if found is not None else None
+            if entry is not None:
+                entries[prefix] = entry
+        digests = {p: {"outputs_sha256": e[1], "inputs_sha256": e[2]} for p, e in entries.items()}
+        return plan_states(plan, digests), entries
 
     records = S3ManifestRecords(storage.location, storage.s3_client(), record_key(base_prefix, plan.root_key))
     digests = records.digests(prefixes, runs.previous_outputs(identity))

@@ -85,15 +85,22 @@ class NodeRunner:
         return {"node_key": node_key}
 
     def _inputs(self, storage: CeleryStorage, run_id: Optional[str], access_map: dict) -> Optional[dict]:
-        """The node's current inputs (on S3): each dependency's outputs fingerprint as
-        the run recorded it in Redis, else read from its manifest."""
-        if storage.kind != "s3":
-            return None
-        from ..storage.remote_cache import dependency_outputs, node_inputs
+        """The node's current inputs: each dependency's outputs fingerprint as the run
+        recorded it in Redis, else read from its manifest."""
+        from ..storage.remote_cache import dependency_outputs, entry_of, node_inputs
 
         prefixes = list(dict.fromkeys(access_map.values()))
         known = self.runs.outputs_of(run_id, prefixes) if run_id is not None and prefixes else {}
-        return node_inputs(access_map, dependency_outputs(storage.s3_client(), storage.location, prefixes, known))
+        if storage.kind == "s3":
+            return node_inputs(access_map, dependency_outputs(storage.s3_client(), storage.location, prefixes, known))
+        outputs = {}
+        for prefix in prefixes:
+            entry = known.get(prefix)
+            if entry is None:
+                found = storage.manifest(prefix)
+                entry = entry_of(*found) if found is not None else None
+            outputs[prefix] = entry[1] if entry is not None else None
+        return node_inputs(access_map, outputs)
 
     def _finished(self, run_id: str, index: int, dependents: list[int], storage: CeleryStorage) -> None:
         from .celery import send_nodes
