@@ -349,9 +349,14 @@ mf_status mf_ledger_written_files(char **out_json, const mf_ledger *ledger);
 
 /** The bytes of manifest.json listing the committed files, exactly as
  *  mf_storage_write_manifest writes them (`files`, `timestamp` now in UTC, each file's
- *  size and SHA-256). `*out` is freed with mf_string_free; `*out_len` (if not NULL) is
- *  its length. */
-mf_status mf_ledger_manifest(char **out, size_t *out_len, const mf_ledger *ledger);
+ *  size and SHA-256, the outputs' fingerprint `outputs_sha256`). With `inputs_json`
+ *  (not NULL) it also records the node's inputs for the stale-input check, as a local
+ *  run does: a JSON object of access key to `{"prefix": ..., "outputs_sha256": hex or
+ *  null}` in the node's access-map order, each fingerprint the dependency's manifest's
+ *  (see mf_manifest_digests); `{}` for a node without dependencies. NULL records none.
+ *  `*out` is freed with mf_string_free; `*out_len` (if not NULL) is its length.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL out, malformed inputs_json). */
+mf_status mf_ledger_manifest(char **out, size_t *out_len, const mf_ledger *ledger, const char *inputs_json);
 
 /* ---------------------------------------------------------------------------------
  * Pipelines and plans

@@ -282,6 +282,54 @@ mf_status mf_node_error_record(char **out, size_t *out_length, const char *messa
                                const char *traceback, size_t traceback_length, const char *files_json,
                                size_t files_json_length);
 
+/* ---------------------------------------------------------------------------------
+ * The cache rule for manifests stored elsewhere (S3 read by Celery workers, Lambda and
+ * the submitting process). The caller fetches manifests; these functions apply the rule
+ * a local run applies. All are pure: they hold no state and may be called from any
+ * thread at once.
+ * ------------------------------------------------------------------------------- */
+
+/** States a node's cache can be in (mf_node_cache_state, mf_plan_cache_states). */
+#define MF_NODE_ABSENT 0  /* no manifest (or bytes that are not one): the node runs */
+#define MF_NODE_CURRENT 1 /* complete with its current inputs (or recording none, as
+                             muflow's manifests): cached */
+#define MF_NODE_STALE 2   /* complete, but recorded with other inputs: runs again */
+#define MF_NODE_RECHECK 3 /* (plans only) complete, but a dependency runs first: check
+                             it with mf_node_cache_state when its turn comes */
+
+/** The digests a manifest records, as JSON `{"outputs_sha256": hex, "inputs_sha256":
+ *  hex or null}`; a manifest recording none (muflow's) stands for its outputs by the
+ *  SHA-256 of its bytes, with null inputs. `*out_json` is NULL (and MF_OK returned) when
+ *  the bytes are not a JSON object. Free with mf_string_free.
+ *  Errors: MF_ERR_INVALID_ARGUMENT (NULL out_json, NULL manifest with a length). */
+mf_status mf_manifest_digests(char **out_json, const void *manifest, size_t length);
+
+/** The state of one node (MF_NODE_ABSENT, _CURRENT or _STALE in *out_state) whose
+ *  manifest is the `length` bytes at `manifest` (NULL: it has none), given its inputs
+ *  now, `inputs_json` in mf_ledger_manifest's form with each dependency's current
+ *  fingerprint. Errors: MF_ERR_INVALID_ARGUMENT (NULL out_state or inputs_json,
+ *  malformed inputs_json). */
+mf_status mf_node_cache_state(int *out_state, const void *manifest, size_t length, const char *inputs_json);
+
+/** The state of every node of `plan` (a JSON array of MF_NODE_* values in the plan's
+ *  node order, in *out_json, freed with mf_string_free), from the manifests found:
+ *  `manifests_json` is a JSON object of storage prefix to mf_manifest_digests' object (a
+ *  prefix left out, or null, has no manifest). A node is current when its manifest
+ *  records no inputs (muflow's), or when its dependencies are all current and it records
+ *  the inputs they give now; stale when they are all current and its record differs; to
+ *  recheck when a dependency is not current (it runs first, and may or may not change
+ *  the node's inputs).
+ *  Linear in nodes plus grouped edges. Errors: MF_ERR_INVALID_ARGUMENT (NULL argument,
+ *  malformed manifests_json). */
+mf_status mf_plan_cache_states(char **out_json, const mf_plan *plan, const char *manifests_json);
+
+/** Writes manifest.json as mf_storage_write_manifest does, also recording the node's
+ *  inputs (`inputs_json` in mf_ledger_manifest's form): for a node that a remote worker
+ *  runs on a directory shared by every worker. Not thread-safe on the same storage with
+ *  writes still going on (as mf_storage_write_manifest). Errors: MF_ERR_INVALID_ARGUMENT
+ *  (NULL argument, malformed inputs_json), MF_ERR_IO. */
+mf_status mf_storage_write_manifest_inputs(mf_storage *storage, const char *inputs_json);
+
 #ifdef __cplusplus
 }
 #endif

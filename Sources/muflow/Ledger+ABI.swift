@@ -66,9 +66,15 @@ public func mf_ledger_written_files(_ outJSON: UnsafeMutablePointer<UnsafeMutabl
 
 @c @implementation
 public func mf_ledger_manifest(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
-                               _ outLength: UnsafeMutablePointer<Int>?, _ ledger: OpaquePointer?) -> mf_status {
+                               _ outLength: UnsafeMutablePointer<Int>?, _ ledger: OpaquePointer?,
+                               _ inputsJSON: UnsafePointer<CChar>?) -> mf_status {
     abiCall {
         let out = try required(out, "out")
-        deliver(try ledgerArgument(ledger).manifest(), to: out, length: outLength)
+        let ledger = try ledgerArgument(ledger)
+        guard let inputsJSON else {
+            deliver(ledger.manifest(), to: out, length: outLength)
+            return
+        }
+        deliver(try ledger.manifest(inputs: try optionalJSONArgument(inputsJSON)!), to: out, length: outLength)
     }
 }

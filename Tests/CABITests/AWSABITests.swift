@@ -69,7 +69,7 @@ final class AWSABITests: XCTestCase {
         XCTAssertEqual(take(names), #"["a.txt"]"#)
         var manifest: UnsafeMutablePointer<CChar>?
         var length = 0
-        XCTAssertEqual(mf_ledger_manifest(&manifest, &length, ledger), MF_OK)
+        XCTAssertEqual(mf_ledger_manifest(&manifest, &length, ledger, nil), MF_OK)
         let text = try XCTUnwrap(take(manifest))
         XCTAssertEqual(text.utf8.count, length)
         XCTAssertTrue(text.contains(#""a.txt": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad""#), text)

@@ -380,13 +380,29 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_ledger_release", "name", mf_ledger_release(handle, nil))
         refusesNull("mf_ledger_written_files", "out_json", mf_ledger_written_files(nil, handle))
         refusesNull("mf_ledger_written_files", "ledger", mf_ledger_written_files(&text, nil))
-        refusesNull("mf_ledger_manifest", "out", mf_ledger_manifest(nil, &size, handle))
-        refusesNull("mf_ledger_manifest", "ledger", mf_ledger_manifest(&text, &size, nil))
+        refusesNull("mf_ledger_manifest", "out", mf_ledger_manifest(nil, &size, handle, nil))
+        refusesNull("mf_ledger_manifest", "ledger", mf_ledger_manifest(&text, &size, nil, nil))
         acceptsNull("mf_ledger_manifest", "out_len",
-                    mf_ledger_manifest(&text, nil, handle) == MF_OK && take(text)?.contains(#""a": 0"#) == true)
+                    mf_ledger_manifest(&text, nil, handle, nil) == MF_OK && take(text)?.contains(#""a": 0"#) == true)
+        acceptsNull("mf_ledger_manifest", "inputs_json",
+                    mf_ledger_manifest(&text, nil, handle, nil) == MF_OK && take(text)?.contains("inputs") == false)
         mf_ledger_free(handle)
         handle = nil
         acceptsNull("mf_ledger_free", "ledger", { mf_ledger_free(nil); return true }())
+
+        // The stale-input check of remote storage
+        refusesNull("mf_manifest_digests", "out_json", mf_manifest_digests(nil, "{}", 2))
+        refusesNull("mf_manifest_digests", "manifest", mf_manifest_digests(&text, nil, 2))
+        var state: Int32 = -1
+        refusesNull("mf_node_cache_state", "out_state", mf_node_cache_state(nil, nil, 0, "{}"))
+        refusesNull("mf_node_cache_state", "inputs_json", mf_node_cache_state(&state, nil, 0, nil))
+        acceptsNull("mf_node_cache_state", "manifest",
+                    mf_node_cache_state(&state, nil, 0, "{}") == MF_OK && state == Int32(MF_NODE_ABSENT))
+        refusesNull("mf_plan_cache_states", "out_json", mf_plan_cache_states(nil, plan, "{}"))
+        refusesNull("mf_plan_cache_states", "plan", mf_plan_cache_states(&text, nil, "{}"))
+        refusesNull("mf_plan_cache_states", "manifests_json", mf_plan_cache_states(&text, plan, nil))
+        refusesNull("mf_storage_write_manifest_inputs", "storage", mf_storage_write_manifest_inputs(nil, "{}"))
+        refusesNull("mf_storage_write_manifest_inputs", "inputs_json", mf_storage_write_manifest_inputs(storage, nil))
 
         // Registry
         refusesNull("mf_registry_new", "out", mf_registry_new(nil))
@@ -750,7 +766,28 @@ final class HostileInputABITests: XCTestCase {
                 }
             }
         }
+        refusesBadUTF8("mf_ledger_manifest", "inputs_json", in: #"{"@": {"prefix": "p", "outputs_sha256": null}}"#,
+                       mentions: stringBad, surrogate: MF_OK) { bad, _ in
+            defer { mf_string_free(text); text = nil }
+            return mf_ledger_manifest(&text, nil, ledger, bad)
+        }
         mf_ledger_free(ledger)
+        var state: Int32 = -1
+        refusesBadUTF8("mf_node_cache_state", "inputs_json", in: #"{"@": {"prefix": "p", "outputs_sha256": null}}"#,
+                       mentions: stringBad, surrogate: MF_OK) { bad, _ in
+            mf_node_cache_state(&state, nil, 0, bad)
+        }
+        refusesBadUTF8("mf_plan_cache_states", "manifests_json", in: #"{"@": null}"#, mentions: stringBad,
+                       surrogate: MF_OK) { bad, _ in
+            defer { mf_string_free(text); text = nil }
+            return mf_plan_cache_states(&text, plan, bad)
+        }
+        let withInputs = self.storage("with-inputs")
+        refusesBadUTF8("mf_storage_write_manifest_inputs", "inputs_json",
+                       in: #"{"@": {"prefix": "p", "outputs_sha256": null}}"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in
+            mf_storage_write_manifest_inputs(withInputs, bad)
+        }
+        mf_storage_free(withInputs)
 
         // Registry and pipelines
         refusesBadUTF8("mf_registry_add", "descriptor_json", in: #"{"name": "@"}"#, mentions: stringBad, surrogate: MF_OK) { bad, _ in

@@ -13,8 +13,10 @@
     ours, each with a fresh checker per round; also our two strategies alone (a HEAD per
     prefix on a thread pool; ListObjectsV2 over key ranges), to show which is used.
 (c) A cached resubmission of a 100-node fan-out on moto's server: leaving cached nodes
-    out before the start (what submit_plan does) against starting every node and
-    letting the handler skip it (one HEAD each); Lambda routed in-process as in the tests.
+    out before the start (what submit_plan does: one listing, and the record object of
+    the manifests' digests) against starting every node and letting the handler check
+    it (a GET of its manifest and of its dependencies'); Lambda routed in-process as in
+    the tests.
 
 Reports only: exits 0 whatever the numbers.
 """
@@ -254,14 +256,15 @@ def resubmission(server):
         fresh = len(seen)
         before_s, _ = timed(run, rounds=2)
         left_out = len(seen) - fresh
-        original = progress_module.S3ProgressChecker.completed_prefixes
-        progress_module.S3ProgressChecker.completed_prefixes = lambda self, prefixes: set()
+        # No manifest found at submission: every node is shipped, and its Lambda skips it.
+        original = progress_module.S3ProgressChecker.manifest_etags
+        progress_module.S3ProgressChecker.manifest_etags = lambda self, prefixes: {}
         try:
             mark = len(seen)
             handler_s, _ = timed(run, rounds=2)
             skipped = len(seen) - mark
         finally:
-            progress_module.S3ProgressChecker.completed_prefixes = original
+            progress_module.S3ProgressChecker.manifest_etags = original
     print(f"  left out before the start (shipped)  {before_s:7.2f} s   Lambda invocations: {left_out // 2}")
     print(f"  skipped by the handler               {handler_s:7.2f} s   Lambda invocations: {skipped // 2}"
           f"   ({handler_s / before_s:.1f}x slower)")

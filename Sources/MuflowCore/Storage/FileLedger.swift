@@ -52,6 +52,14 @@ public final class FileLedger: Sendable {
         manifest(timestamp: UTCTimestamp.now())
     }
 
+    /// manifest.json's bytes recording also the node's `inputs` (the manifest's
+    /// `inputs` form: access key to `{"prefix", "outputs_sha256"}`, in the access map's
+    /// order), for the stale-input check (RemoteCacheCheck). Throws
+    /// MuflowError(.invalidArgument) for malformed inputs.
+    public func manifest(inputs: JSONValue) throws -> [UInt8] {
+        Manifest(files: completed, inputs: try RemoteCacheCheck.nodeInputs(inputs)).encoded(timestamp: UTCTimestamp.now())
+    }
+
     func manifest(timestamp: String) -> [UInt8] {
         Manifest(files: completed).encoded(timestamp: timestamp)
     }

@@ -182,7 +182,7 @@ mf_ledger_claim = _declare("mf_ledger_claim", c_int, c_void_p, c_char_p, c_int)
 mf_ledger_commit = _declare("mf_ledger_commit", c_int, c_void_p, c_char_p, c_char_p, c_size_t)
 mf_ledger_release = _declare("mf_ledger_release", c_int, c_void_p, c_char_p)
 mf_ledger_written_files = _declare("mf_ledger_written_files", c_int, _out_string, c_void_p)
-mf_ledger_manifest = _declare("mf_ledger_manifest", c_int, _out_string, POINTER(c_size_t), c_void_p)
+mf_ledger_manifest = _declare("mf_ledger_manifest", c_int, _out_string, POINTER(c_size_t), c_void_p, c_char_p)
 
 
 def encode_name(name) -> bytes:
@@ -373,3 +373,14 @@ mf_node_error_record = _declare(
     "mf_node_error_record", c_int, _out_string, POINTER(c_size_t), c_char_p, c_size_t, c_char_p, c_size_t,
     c_char_p, c_size_t
 )
+
+# -- remote branch: the stale-input check of remote backends (S3) ----------------------
+
+NODE_ABSENT = 0
+NODE_CURRENT = 1
+NODE_STALE = 2
+NODE_RECHECK = 3
+mf_manifest_digests = _declare("mf_manifest_digests", c_int, _out_string, c_char_p, c_size_t)
+mf_node_cache_state = _declare("mf_node_cache_state", c_int, POINTER(c_int), c_char_p, c_size_t, c_char_p)
+mf_plan_cache_states = _declare("mf_plan_cache_states", c_int, _out_string, c_void_p, c_char_p)
+mf_storage_write_manifest_inputs = _declare("mf_storage_write_manifest_inputs", c_int, c_void_p, c_char_p)

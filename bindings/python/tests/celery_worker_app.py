@@ -4,6 +4,9 @@ below, the seed's ML tasks, and muflow_native's node task."""
 
 import os
 import time
+from typing import Annotated
+
+import pydantic
 
 from celery import Celery
 
@@ -81,6 +84,35 @@ def mixed(context):
     """Served by muflow's workers and ours alike (see celery_muflow_worker_app)."""
     time.sleep(0.1)
     context.save_json("value.json", {"kwargs": dict(context.kwargs), "by": "muflow_native"})
+
+
+class _Item(pydantic.BaseModel):
+    n: Annotated[int, muflow_native.IdentityKey()]
+    scale_file: str = ""
+
+
+class _Total(pydantic.BaseModel):
+    label: Annotated[str, muflow_native.IdentityKey()] = "total"
+    ns: list = []
+    scale_file: str = ""
+
+
+@muflow_native.register_task("celery_test.item_v", parameters=_Item)
+def item_v(context):
+    """v = n times the number in kwargs["scale_file"] (1 without one); logs the execution."""
+    _log_run(context)
+    path = context.kwargs.scale_file
+    factor = int(open(path).read()) if path and os.path.exists(path) else 1
+    context.save_json("v.json", {"v": context.kwargs.n * factor})
+
+
+@muflow_native.register_task("celery_test.total", parameters=_Total)
+def total(context):
+    """The sum of its dependencies' v (its prefix holds only `label`: unchanged when the
+    items move); logs the execution."""
+    _log_run(context)
+    values = [context.dependency(key).read_json("v.json")["v"] for key in context.dependency_keys()]
+    context.save_json("sum.json", {"sum": sum(values)})
 
 
 @app.task(name="celery_test.completed")

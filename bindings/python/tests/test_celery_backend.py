@@ -62,6 +62,12 @@ class SharedDirectory:
     def stamp(self, prefix: str, name: str):
         return (self.path / prefix / name).stat().st_mtime_ns
 
+    def remove(self, prefix: str, name: str) -> None:
+        (self.path / prefix / name).unlink()
+
+    def write(self, prefix: str, name: str, data: bytes) -> None:
+        (self.path / prefix / name).write_bytes(data)
+
 
 class Bucket:
     """Storage in an S3 bucket of moto's server."""
@@ -88,6 +94,12 @@ class Bucket:
     def stamp(self, prefix: str, name: str):
         return self.client.head_object(Bucket=self.name, Key=f"{prefix}/{name}")["ETag"] + \
             str(self.client.head_object(Bucket=self.name, Key=f"{prefix}/{name}")["LastModified"])
+
+    def remove(self, prefix: str, name: str) -> None:
+        self.client.delete_object(Bucket=self.name, Key=f"{prefix}/{name}")
+
+    def write(self, prefix: str, name: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.name, Key=f"{prefix}/{name}", Body=data)
 
 
 _buckets = iter(range(10**6))
@@ -564,3 +576,70 @@ def test_handle_records_the_storage_and_its_progress_checker_follows_it(worker, 
         assert restored.get_progress().is_complete
     finally:
         os.chdir(cwd)
+
+
+# -- Stale inputs (issue 12): the core's rule at submission and in workers ---------------
+
+
+def reduce_pipeline():
+    """items (one node per n) -> total, whose prefix holds only its `label`: unchanged
+    when the items move (celery_worker_app's item_v and total)."""
+    return Pipeline(name="ct.reduce", steps={
+        "items": ForEach(task="celery_test.item_v",
+                         over=lambda s, k: [{"n": n, "scale_file": k["scale_file"]} for n in k["ns"]]),
+        "total": Step(task="celery_test.total", after=["items"]),
+    })
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stale_inputs_run_exactly_the_affected_nodes(worker, app, store, run_log, tmp_path, mode):
+    backend = store.backend(app, mode)
+    scale = tmp_path / "scale"
+
+    def submit(ns):
+        plan = reduce_pipeline().build_plan("s:1", {"ns": ns, "scale_file": str(scale)})
+        before = len(executions(run_log, store))
+        handle = backend.submit_plan(plan)
+        assert wait_ended(handle) == "success"
+        return plan, sorted(executions(run_log, store)[before:]), backend.stale_nodes(handle.plan_id)
+
+    def where(plan, *ns):
+        return sorted(store.where(n.storage_prefix) for n in plan.nodes.values()
+                      if n.kwargs.get("n") in ns or (None in ns and "n" not in n.kwargs))
+
+    def total(plan):
+        return json.loads(store.read(plan.nodes[plan.root_key].storage_prefix, "sum.json"))["sum"]
+
+    first, ran, stale = submit([1, 2])
+    assert ran == where(first, 1, 2, None) and total(first) == 3 and stale == 0
+    assert submit([1, 2])[1:] == ([], 0)
+
+    # The items move: the total keeps its prefix, but recorded other inputs.
+    moved, ran, stale = submit([3, 4])
+    assert moved.nodes[moved.root_key].storage_prefix == first.nodes[first.root_key].storage_prefix
+    assert ran == where(moved, 3, 4, None) and stale == 1 and total(moved) == 7
+    root = moved.nodes[moved.root_key]
+    manifest = json.loads(store.read(root.storage_prefix, "manifest.json"))
+    assert list(manifest["inputs"]) == list(root.dependency_access_map)
+    assert {k: v["prefix"] for k, v in manifest["inputs"].items()} == dict(root.dependency_access_map)
+
+    # An item run again with the same outputs does not cascade; with other outputs it does.
+    (item3,) = [n for n in moved.nodes.values() if n.kwargs.get("n") == 3]
+    store.remove(item3.storage_prefix, "manifest.json")
+    assert submit([3, 4])[1:] == (where(moved, 3), 0)
+    scale.write_text("10")
+    store.remove(item3.storage_prefix, "manifest.json")
+    _, ran, stale = submit([3, 4])
+    assert ran == where(moved, 3, None) and stale == 1 and total(moved) == 34
+
+    # Found stale at submission: item 3's manifest rewritten (by muflow: no record, so
+    # trusted, but its bytes are other outputs than the total recorded).
+    listed = json.loads(store.read(item3.storage_prefix, "manifest.json"))
+    muflows = {"files": listed["files"], "timestamp": listed["timestamp"]}
+    store.write(item3.storage_prefix, "manifest.json", json.dumps(muflows, indent=2).encode())
+    assert submit([3, 4])[1:] == (where(moved, None), 1)
+
+    # A total written by muflow (no record) is trusted, as muflow trusts it.
+    store.write(root.storage_prefix, "manifest.json", json.dumps(muflows, indent=2).encode())
+    back, ran, stale = submit([1, 2])
+    assert ran == [] and stale == 0 and total(back) == 34

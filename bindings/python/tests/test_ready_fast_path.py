@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from json_strategies import scaled
 from muflow_native import _ffi
-from muflow_native.plan import TaskPlan
+from muflow_native.plan import TaskPlan, plan_view
 
 
 def plan_json(depends: list[list[int]], own_keys: list[str]) -> str:
@@ -42,7 +42,7 @@ def plans(draw):
 def core_ready(plan: TaskPlan, completed) -> list[str]:
     """The general path: the core's stateless ready_nodes, as the nodes' own keys."""
     keys = [k for k in completed if isinstance(k, str)]
-    ready = json.loads(_ffi.call_returning_string(_ffi.mf_plan_ready_nodes, plan._native,
+    ready = json.loads(_ffi.call_returning_string(_ffi.mf_plan_ready_nodes, plan_view(plan).native,
                                                   json.dumps(keys).encode("ascii")))
     return [plan.nodes[k].key for k in ready]
 

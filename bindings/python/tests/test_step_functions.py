@@ -6,7 +6,9 @@ import json
 import threading
 import time
 import uuid
+from typing import Annotated
 
+import pydantic
 import pytest
 
 import muflow_native as mf
@@ -148,13 +150,17 @@ def test_resubmission_skips_cached_nodes(aws, bucket, backend, routed):
     _, again = run(backend, plan, aws)
     assert again["status"] == "SUCCEEDED"
     assert len(routed) == 6
-    # One node's manifest gone: only it runs; its cached dependent does not wait for it.
+    # One node's manifest gone: it runs; its dependent, which recorded its inputs, is
+    # invoked after it to check them, finds them the same, and does not run again.
     redo = next(n for n in plan.nodes.values() if n.function == "t.square")
+    root = plan.nodes[plan.root_key]
+    total_manifest = s3.head_object(Bucket=bucket, Key=f"{root.storage_prefix}/manifest.json")["ETag"]
     s3.delete_object(Bucket=bucket, Key=f"{redo.storage_prefix}/manifest.json")
     _, third = run(backend, plan, aws)
     assert third["status"] == "SUCCEEDED"
-    assert [e["node"] for e in routed.events[6:]] == [plan_view(plan).index[redo.key]]
+    assert [e["node"] for e in routed.events[6:]] == [plan_view(plan).index[redo.key], plan_view(plan).index[root.key]]
     assert S3StorageBackend(redo.storage_prefix, bucket, s3).is_cached()
+    assert s3.head_object(Bucket=bucket, Key=f"{root.storage_prefix}/manifest.json")["ETag"] == total_manifest
 
 
 @pytest.mark.parametrize("limits, mode", [(None, "INLINE"), ({"history_events": 1000}, "DISTRIBUTED")])
@@ -330,3 +336,87 @@ def test_stored_plan_gives_each_node_what_running_it_takes():
     assert len(body) * 20 < len(plan.to_json())
     with pytest.raises(ValueError, match="Not a stored muflow plan"):
         _StoredPlan(plan.to_json().encode())
+
+
+# -- Stale inputs (issue 12): the core's rule at submission and in the Lambda handler ----
+
+
+class _Item(pydantic.BaseModel):
+    n: Annotated[int, mf.IdentityKey()]
+
+
+class _Sum(pydantic.BaseModel):
+    label: Annotated[str, mf.IdentityKey()] = "total"
+    ns: list = []
+
+
+_stale_ran: list = []
+_stale_scale = {"factor": 1}
+
+
+@mf.register_task("sfn_stale.item", parameters=_Item)
+def _stale_item(context):
+    _stale_ran.append(("item", context.kwargs.n))
+    context.save_json("v.json", {"v": context.kwargs.n * _stale_scale["factor"]})
+
+
+@mf.register_task("sfn_stale.total", parameters=_Sum)
+def _stale_total(context):
+    _stale_ran.append(("total",))
+    values = [context.dependency(key).read_json("v.json")["v"] for key in context.dependency_keys()]
+    context.save_json("sum.json", {"sum": sum(values)})
+
+
+def test_stale_inputs_run_exactly_the_affected_nodes(aws, bucket, backend):
+    s3 = aws[0]
+    pipeline = mf.Pipeline(name="sfn_stale.reduce", steps={
+        "items": mf.ForEach(task="sfn_stale.item", over=lambda s, k: [{"n": n} for n in k["ns"]]),
+        "total": mf.Step(task="sfn_stale.total", after=["items"]),
+    })
+    tasks = {name: mf.registry.get(name) for name in ("sfn_stale.item", "sfn_stale.total")}
+
+    def submit(ns):
+        plan = pipeline.build_plan("s:1", {"ns": ns})
+        _stale_ran.clear()
+        assert run(backend, plan, aws)[1]["status"] == "SUCCEEDED"
+        return plan, sorted(_stale_ran), backend.last_submission["stale"]
+
+    def total(plan):
+        prefix = plan.nodes[plan.root_key].storage_prefix
+        return json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/sum.json")["Body"].read())["sum"]
+
+    with lambda_routed_to(create_lambda_handler(tasks, s3_client=s3)):
+        first, ran, stale = submit([1, 2])
+        assert ran == [("item", 1), ("item", 2), ("total",)] and total(first) == 3
+        assert submit([1, 2])[1:] == ([], 0)
+        assert backend.last_submission == {"cached": 3, "stale": 0, "to_run": 0}
+
+        moved, ran, stale = submit([3, 4])
+        root = moved.nodes[moved.root_key]
+        assert root.storage_prefix == first.nodes[first.root_key].storage_prefix
+        assert ran == [("item", 3), ("item", 4), ("total",)] and total(moved) == 7
+        manifest = json.loads(S3StorageBackend(root.storage_prefix, bucket, s3).read_file("manifest.json"))
+        assert {k: v["prefix"] for k, v in manifest["inputs"].items()} == dict(root.dependency_access_map)
+
+        (item3,) = [n for n in moved.nodes.values() if n.kwargs.get("n") == 3]
+        manifest_key = f"{item3.storage_prefix}/manifest.json"
+        s3.delete_object(Bucket=bucket, Key=manifest_key)
+        assert submit([3, 4])[1] == [("item", 3)]  # the same outputs: no cascade
+        _stale_scale["factor"] = 10
+        try:
+            s3.delete_object(Bucket=bucket, Key=manifest_key)
+            assert submit([3, 4])[1] == [("item", 3), ("total",)] and total(moved) == 34
+        finally:
+            _stale_scale["factor"] = 1
+
+        # Stale at submission: item 3's manifest rewritten by muflow (trusted, other bytes).
+        listed = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+        muflows = json.dumps({"files": listed["files"], "timestamp": listed["timestamp"]}, indent=2).encode()
+        s3.put_object(Bucket=bucket, Key=manifest_key, Body=muflows)
+        assert submit([3, 4])[1:] == ([("total",)], 1)
+        assert backend.last_submission["to_run"] == 1
+
+        # A total written by muflow (no record) is trusted.
+        s3.put_object(Bucket=bucket, Key=f"{root.storage_prefix}/manifest.json", Body=muflows)
+        back, ran, stale = submit([1, 2])
+        assert (ran, stale, total(back)) == ([], 0, 34)

@@ -11,6 +11,8 @@ from ._celery_runs import node_task_id
 
 _RUN, _INDEX, _DEPENDENTS, _SENTINEL, _STORAGE = "muflow_run", "muflow_index", "muflow_dependents", "muflow_sentinel", \
     "muflow_storage"
+# A node complete at submission whose dependency runs first: its worker checks it again.
+_RECHECK = "muflow_recheck"
 
 
 def send_nodes(app, task_name: str, run_id: str, messages: list[dict], storage_header: Optional[str],
@@ -26,7 +28,8 @@ def send_nodes(app, task_name: str, run_id: str, messages: list[dict], storage_h
                 task_name, args=[m["key"], m["payload"], bucket], queue=m["queue"], ignore_result=True,
                 task_id=node_task_id(run_id, m["i"]), producer=producer, argsrepr=m["key"], kwargsrepr="{}",
                 headers=_headers(run_id, m["sentinel"], storage_header, **{_INDEX: m["i"],
-                                                                       _DEPENDENTS: m["dependents"]}))
+                                                                       _DEPENDENTS: m["dependents"]},
+                                 **({_RECHECK: True} if m.get("recheck") else {})))
 
 
 def _headers(run_id: str, sentinel: bool, storage_header: Optional[str], **more) -> dict:

@@ -13,6 +13,10 @@ in the result backend's Redis:
     muflow:run:<id>:waiting   (dependency mode) node index -> dependencies not finished
     muflow:run:<id>:done      (dependency mode) bit per node counted as finished
     muflow:run:<id>:left      (dependency mode) nodes not finished
+    muflow:run:<id>:outputs   (S3) node prefix -> its manifest's ETag and digests, for
+                              the stale-input check of its dependents and of the
+                              plan's next submission (storage/remote_cache.py)
+    muflow:run:<id>:stale     nodes found stale (recorded inputs changed), run again
     muflow:latest:<plan>      the run of a plan (root key and storage) submitted last
 
 Every change of status is a compare-and-set from "running", so of two workers that
@@ -24,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Optional
+
+from ..storage.cache_rule import decode_entry, encode_entry
 
 # Node finished: count it once (a redelivered message finds its bit set), decrement
 # the counters of its dependents that run in this plan, and return
@@ -94,7 +100,7 @@ class RunStore:
 
     def create(self, run_id: str, plan_identity: str, total: int, *, status: str = "running",
                callback: Optional[dict] = None, nodes: Optional[dict] = None, waiting: Optional[dict] = None,
-               left: int = 0) -> Optional[str]:
+               left: int = 0, outputs: Optional[dict] = None, stale: int = 0) -> Optional[str]:
         """Records a new run (running, or already `status`) as the plan's latest, with
         its node count (for cancel) and completion callback; returns the run it
         replaces."""
@@ -115,6 +121,11 @@ class RunStore:
             pipe.expire(key(run_id, "waiting"), ttl)
         if left:
             pipe.set(key(run_id, "left"), left, ex=ttl)
+        if outputs:
+            pipe.hset(key(run_id, "outputs"), mapping={p: encode_entry(e) for p, e in outputs.items()})
+            pipe.expire(key(run_id, "outputs"), ttl)
+        if stale:
+            pipe.set(key(run_id, "stale"), stale, ex=ttl)
         pipe.set(latest_key(plan_identity), run_id, ex=ttl, get=True)
         return _text(pipe.execute()[-1])
 
@@ -168,6 +179,39 @@ class RunStore:
         if out[0] == 1:
             self.redis.delete(key(run_id, "nodes"), key(run_id, "waiting"), key(run_id, "done"))
         return out[0] == 1, [json.loads(m) for m in out[1:]]
+
+    def previous_outputs(self, plan_identity: str) -> dict:
+        """The entries (prefix -> Entry) recorded by the plan's last run, if any."""
+        previous = self.redis.get(latest_key(plan_identity))
+        if not previous:
+            return {}
+        found = self.redis.hgetall(self.key(_text(previous), "outputs"))
+        entries = ((_text(p), decode_entry(e)) for p, e in found.items())
+        return {p: e for p, e in entries if e is not None}
+
+    def outputs_of(self, run_id: str, prefixes: list) -> dict:
+        """The entries the run recorded for these prefixes (those it has)."""
+        if not prefixes:
+            return {}
+        found = self.redis.hmget(self.key(run_id, "outputs"), prefixes)
+        entries = ((p, decode_entry(e)) for p, e in zip(prefixes, found) if e is not None)
+        return {p: e for p, e in entries if e is not None}
+
+    def record_node(self, run_id: str, prefix: str, entry: Optional[tuple], stale: bool) -> None:
+        """What a worker learnt of a node: its manifest's entry, and that it was stale."""
+        if entry is None and not stale:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        if entry is not None:
+            pipe.hset(self.key(run_id, "outputs"), prefix, encode_entry(entry))
+            pipe.expire(self.key(run_id, "outputs"), self.ttl)
+        if stale:
+            pipe.incr(self.key(run_id, "stale"))
+            pipe.expire(self.key(run_id, "stale"), self.ttl)
+        pipe.execute()
+
+    def stale(self, run_id: str) -> int:
+        return int(self.redis.get(self.key(run_id, "stale")) or 0)
 
     def leave_running(self, run_id: str, status: str) -> bool:
         return bool(self._leave(keys=[self.key(run_id, "status")], args=[status]))

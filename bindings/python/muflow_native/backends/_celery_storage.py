@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
+from .. import _ffi
+from ..storage.cache_rule import entry_of, node_state
 from ..storage.local import LocalStorageBackend
 from ..storage.progress import S3ProgressChecker, make_progress_checker
 from ..storage.s3 import S3StorageBackend, default_s3_client
@@ -75,24 +77,68 @@ class CeleryStorage:
 
     # -- Opening storages --------------------------------------------------------------
 
-    def node_storage(self, prefix: str):
-        """The writable storage of the node at `prefix`."""
-        return self._open(prefix, writable=True)
+    def node_storage(self, prefix: str, inputs: Optional[dict] = None):
+        """The writable storage of the node at `prefix`; with the node's current
+        `inputs` its manifest records them and its cache check is the core's
+        stale-input check."""
+        return self._open(prefix, writable=True, inputs=inputs)
 
     def dependency_storages(self, prefixes: dict[str, str]) -> dict:
         return {key: self._open(prefix, writable=False) for key, prefix in prefixes.items()}
 
-    def _open(self, prefix: str, writable: bool):
+    def _open(self, prefix: str, writable: bool, inputs: Optional[dict] = None):
         if self.kind == "local":
-            return LocalStorageBackend.within(self.location, prefix, allowed_outputs=None if writable else set())
+            storage = LocalStorageBackend.within(self.location, prefix, allowed_outputs=None if writable else set())
+            return storage if inputs is None else SharedNodeStorage(storage, inputs)
         return S3StorageBackend(prefix, self.location, s3_client=_s3_client(),
-                                allowed_outputs=None if writable else set())
+                                allowed_outputs=None if writable else set(), inputs=inputs)
 
     def progress_checker(self):
         return make_progress_checker(self.kind, self.handle_config)
+
+    def s3_client(self):
+        return _s3_client()
+
+    def manifest(self, prefix: str) -> Optional[tuple[str, bytes]]:
+        """("", bytes) of the manifest of the node at `prefix` in a shared directory, or
+        None (no ETag: a file's bytes are read whole)."""
+        try:
+            with open(os.path.join(self.location, prefix, "manifest.json"), "rb") as f:
+                return "", f.read()
+        except FileNotFoundError:
+            return None
 
     def completed(self, prefixes: list[str]) -> set[str]:
         """The prefixes whose node is complete (cached)."""
         if self.kind == "s3":
             return S3ProgressChecker(self.location, s3_client=_s3_client()).completed_prefixes(prefixes)
         return self.progress_checker().completed_prefixes(prefixes)
+
+
+class SharedNodeStorage:
+    """A node's storage in a shared directory that records its inputs in its manifest
+    and whose cache check is the core's stale-input check (mf_node_cache_state)."""
+
+    def __init__(self, storage, inputs: dict):
+        self._storage = storage
+        self._inputs = inputs
+        self.stale = False
+        self.manifest_entry = None
+
+    def is_cached(self) -> bool:
+        if not self._storage.is_cached():  # absent, or torn (a file of another size)
+            return False
+        body = (self._storage._path / "manifest.json").read_bytes()
+        state = node_state(body, self._inputs)
+        self.stale = state == _ffi.NODE_STALE
+        if state == _ffi.NODE_CURRENT:
+            self.manifest_entry = entry_of("", body)
+        return state == _ffi.NODE_CURRENT
+
+    def write_manifest(self) -> None:
+        text = json.dumps(self._inputs).encode("utf-8", "surrogatepass")
+        _ffi.check(_ffi.mf_storage_write_manifest_inputs(self._storage._native, text))
+        self.manifest_entry = entry_of("", (self._storage._path / "manifest.json").read_bytes())
+
+    def __getattr__(self, name):
+        return getattr(self._storage, name)

@@ -17,7 +17,9 @@ from .._node_run import failure_message
 from ..context.task import TaskContext
 from ..executor import ExecutionPayload, execute_task
 from ..registry import TaskEntry
-from ._celery_messages import _DEPENDENTS, _INDEX, _RUN, _SENTINEL, _STORAGE, send_nodes
+from ..storage.cache_rule import entry_of, node_inputs
+from ..storage.remote_cache import dependency_outputs
+from ._celery_messages import _DEPENDENTS, _INDEX, _RECHECK, _RUN, _SENTINEL, _STORAGE, send_nodes
 from ._celery_runs import RunStore
 from ._celery_storage import CeleryStorage
 
@@ -62,11 +64,12 @@ class NodeRunner:
                 raise ValueError(message)
             entry = TaskEntry(name=payload.task_name, fn=_no_op)
         storage = CeleryStorage.from_message(bucket, getattr(request, _STORAGE, None))
-        node_storage = storage.node_storage(payload.storage_prefix)
+        inputs = self._inputs(storage, run_id, payload.dependency_prefixes)
+        node_storage = storage.node_storage(payload.storage_prefix, inputs=inputs)
         index = getattr(request, _INDEX, None)
-        if index is not None and not self._app.conf.task_acks_late:
-            # Dependency mode: the submitter found no manifest for this node (it checks
-            # every node at once), and queues it once per run, delivered once.
+        if index is not None and not self._app.conf.task_acks_late and not getattr(request, _RECHECK, False):
+            # Dependency mode: the submitter found no current manifest for this node (it
+            # checks every node at once), and queues it once per run, delivered once.
             node_storage = _NotCached(node_storage)
         context = TaskContext(storage=node_storage, kwargs=payload.kwargs,
                               dependency_storages=storage.dependency_storages(payload.dependency_prefixes))
@@ -74,9 +77,28 @@ class NodeRunner:
         if not result.success:
             self._fail(run_id, failure_message(payload.task_name, result.error_message))
             raise RuntimeError(result.error_message)
+        if run_id is not None and inputs is not None:
+            self.runs.record_node(run_id, payload.storage_prefix, node_storage.manifest_entry,
+                                  getattr(request, _RECHECK, False) and node_storage.stale)
         if run_id is not None and index is not None:
             self._finished(run_id, index, getattr(request, _DEPENDENTS, None) or [], storage)
         return {"node_key": node_key}
+
+    def _inputs(self, storage: CeleryStorage, run_id: Optional[str], access_map: dict) -> Optional[dict]:
+        """The node's current inputs: each dependency's outputs fingerprint as the run
+        recorded it in Redis, else read from its manifest."""
+        prefixes = list(dict.fromkeys(access_map.values()))
+        known = self.runs.outputs_of(run_id, prefixes) if run_id is not None and prefixes else {}
+        if storage.kind == "s3":
+            return node_inputs(access_map, dependency_outputs(storage.s3_client(), storage.location, prefixes, known))
+        outputs = {}
+        for prefix in prefixes:
+            entry = known.get(prefix)
+            if entry is None:
+                found = storage.manifest(prefix)
+                entry = entry_of(*found) if found is not None else None
+            outputs[prefix] = entry[1] if entry is not None else None
+        return node_inputs(access_map, outputs)
 
     def _finished(self, run_id: str, index: int, dependents: list[int], storage: CeleryStorage) -> None:
         complete, ready = self.runs.finish_node(run_id, index, dependents)

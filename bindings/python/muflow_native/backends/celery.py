@@ -12,6 +12,11 @@ Two modes:
   that reach zero, so the submitting process may exit once submit_plan returns. Nodes
   already complete are settled at submission and never queued.
 
+In both modes a node is complete by the core's stale-input rule on S3 (see
+_celery_cache.py): its manifest records the inputs it would have now, or none (muflow's).
+A stale node runs again; a node whose dependency runs first is queued and checked by its
+worker; only current nodes are settled, and level mode leaves them out of its chords.
+
 In both modes the PlanHandle's plan_id is a run id whose state the result backend
 holds (pending, started, success, failure, revoked), so `PlanHandle.get_state()`
 answers from any process. Storage is an S3 bucket (``bucket=``) or a directory that
@@ -25,9 +30,10 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Optional
 
-from .. import registry
+from .. import _ffi, registry
 from ..plan import TaskPlan, plan_view
-from ._celery_messages import _headers, send_nodes
+from ._celery_cache import settled_entries, submission_states
+from ._celery_messages import _RECHECK, _headers, send_nodes
 from ._celery_runs import RunStore, node_task_id, plan_identity
 from ._celery_storage import CeleryStorage
 from ._celery_worker import NodeRunner
@@ -110,6 +116,11 @@ class CeleryBackend:
         """"pending", "running", "success" or "failure" (a cancelled plan: "failure")."""
         return celery_state(self._app, plan_id)
 
+    def stale_nodes(self, plan_id: str) -> int:
+        """How many nodes of the run were found stale (complete, but recorded with inputs
+        that have changed since) and run again: at submission and by workers."""
+        return self.runs.stale(plan_id)
+
     def cancel_plan(self, plan_id: str) -> None:
         """No further node of the plan starts; its queued nodes are revoked."""
         self.runs.cancel(plan_id)
@@ -151,15 +162,24 @@ class CeleryBackend:
         native = _native_plan(plan)
         view = plan_view(native)
         index, root, sentinel = view.index, native.root_key, view.sentinel_key()
+        states, entries = submission_states(self._storage, native, self._base_prefix, self.runs, identity)
+        if all(state == _ffi.NODE_CURRENT for state in states):
+            self._settle_cached(native, run_id, identity, callback, settled_entries(native, states, entries))
+            return
         groups = []
         for level in self._compute_levels(native):
             signatures = []
             for node in level:
+                state = states[index[node.key]]
+                if state == _ffi.NODE_CURRENT:
+                    continue
                 signature = self._make_node_task(node, native)
                 signature.set(task_id=node_task_id(run_id, index[node.key]),
-                              headers=self._headers(run_id, node.key == sentinel))
+                              headers=self._headers(run_id, node.key == sentinel,
+                                                    **({_RECHECK: True} if state == _ffi.NODE_RECHECK else {})))
                 signatures.append(signature)
-            groups.append(signatures)
+            if signatures:
+                groups.append(signatures)
         # The last task of the chain holds the run's id, so its result is the plan's.
         if callback is not None:
             final = self._app.signature("muflow.send_completion", args=[callback["plan"], callback["task"],
@@ -168,27 +188,35 @@ class CeleryBackend:
         else:
             final = self._app.signature("celery.accumulate", immutable=True, queue=_queue_of(native.nodes[root].function),
                                         task_id=run_id)
-        previous = self.runs.create(run_id, identity, len(native.nodes))
+        stale = states.count(_ffi.NODE_STALE)
+        previous = self.runs.create(run_id, identity, len(native.nodes), outputs=settled_entries(native, states, entries),
+                                    stale=stale)
         if previous:
             self.runs.supersede(previous)
         self._level_canvas(groups, final).apply_async()
-        _log.info("Submitted plan %s... (%d nodes, %d levels) as run %s", root[:16], len(native.nodes), len(groups),
-                  run_id)
+        _log.info("Submitted plan %s... (%d nodes, %d cached, %d stale, %d levels) as run %s", root[:16],
+                  len(native.nodes), states.count(_ffi.NODE_CURRENT), stale, len(groups), run_id)
+
+    def _settle_cached(self, plan: "TaskPlan", run_id: str, identity: str, callback: Optional[dict],
+                       outputs: dict) -> None:
+        """A run whose every node is cached: it succeeds at once, queuing nothing. It keeps
+        the manifests' entries in Redis, for the plan's next submission."""
+        previous = self.runs.create(run_id, identity, len(plan_view(plan).keys), status="success", outputs=outputs)
+        if previous:
+            self.runs.supersede(previous)
+        self._app.backend.mark_as_done(run_id, {"plan": plan.root_key, "cached": len(plan_view(plan).keys)})
+        if callback is not None:
+            self._app.send_task(callback["task"], args=[callback["plan"], True, None], queue=callback["queue"])
 
     # -- Dependency mode -------------------------------------------------------------------
 
     def _submit_dependencies(self, plan: "TaskPlan", run_id: str, identity: str, callback: Optional[dict]) -> None:
         view = plan_view(plan)
-        keys, prefixes = view.keys, view.prefixes
-        done = self._storage.completed(prefixes)
-        to_run = [i for i, prefix in enumerate(prefixes) if prefix not in done]
+        keys = view.keys
+        states, entries = submission_states(self._storage, plan, self._base_prefix, self.runs, identity)
+        to_run = [i for i, state in enumerate(states) if state != _ffi.NODE_CURRENT]
         if not to_run:
-            previous = self.runs.create(run_id, identity, len(keys), status="success")
-            if previous:
-                self.runs.supersede(previous)
-            self._app.backend.mark_as_done(run_id, {"plan": plan.root_key, "cached": len(keys)})
-            if callback is not None:
-                self._app.send_task(callback["task"], args=[callback["plan"], True, None], queue=callback["queue"])
+            self._settle_cached(plan, run_id, identity, callback, settled_entries(plan, states, entries))
             return
         group_of, group_dependencies = view.dependency_groups()
         running = set(to_run)
@@ -202,16 +230,21 @@ class CeleryBackend:
         sentinel_key = view.sentinel_key()
         sentinel = view.index[sentinel_key] if sentinel_key is not None else None
         messages = {i: self._message(plan, i, dependents.get(i, []), i == sentinel) for i in to_run}
+        for i in to_run:
+            if states[i] == _ffi.NODE_RECHECK:
+                messages[i]["recheck"] = True
         ready = [i for i in to_run if waiting[i] == 0]
         later = {i: json.dumps(messages[i]) for i in to_run if waiting[i]}
+        stale = states.count(_ffi.NODE_STALE)
         previous = self.runs.create(run_id, identity, len(keys), callback=callback, nodes=later,
-                                    waiting={i: waiting[i] for i in later}, left=len(to_run))
+                                    waiting={i: waiting[i] for i in later}, left=len(to_run),
+                                    outputs=settled_entries(plan, states, entries), stale=stale)
         if previous:
             self.runs.supersede(previous)
         send_nodes(self._app, self._task_name, run_id, [messages[i] for i in ready], self._storage.to_header(),
                    self._bucket)
-        _log.info("Submitted plan %s... (%d nodes, %d cached, %d queued) as run %s", plan.root_key[:16], len(keys),
-                  len(keys) - len(to_run), len(ready), run_id)
+        _log.info("Submitted plan %s... (%d nodes, %d cached, %d stale, %d queued) as run %s", plan.root_key[:16],
+                  len(keys), len(keys) - len(to_run), stale, len(ready), run_id)
 
     def _message(self, plan: "TaskPlan", index: int, dependents: list[int], sentinel: bool) -> dict:
         node = plan.nodes[plan_view(plan).keys[index]]

@@ -81,6 +81,10 @@ class S3ProgressChecker:
         return self._s3
 
     def completed_prefixes(self, prefixes: list[str]) -> set[str]:
+        return set(self.manifest_etags(prefixes))
+
+    def manifest_etags(self, prefixes: list[str]) -> dict[str, str]:
+        """Each prefix holding a manifest.json, with that manifest's ETag."""
         import concurrent.futures
 
         by_parent: dict[str, list[str]] = {}
@@ -96,26 +100,26 @@ class S3ProgressChecker:
             else:
                 jobs.extend((self._probed, client, prefix) for prefix in group)
         if len(jobs) == 1:
-            return set(jobs[0][0](*jobs[0][1:]))
-        done: set[str] = set()
+            return dict(jobs[0][0](*jobs[0][1:]))
+        done: dict[str, str] = {}
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.MAX_WORKERS, len(jobs) or 1)) as pool:
             for found in pool.map(lambda job: job[0](*job[1:]), jobs):
                 done.update(found)
         return done
 
-    def _probed(self, client, prefix: str) -> list[str]:
+    def _probed(self, client, prefix: str) -> list[tuple[str, str]]:
         try:
-            client.head_object(Bucket=self._bucket, Key=f"{prefix}/manifest.json")
+            response = client.head_object(Bucket=self._bucket, Key=f"{prefix}/manifest.json")
         except Exception as exc:
             if is_missing(exc):
                 return []
             raise
-        return [prefix]
+        return [(prefix, response.get("ETag", ""))]
 
-    def _listed(self, client, parent: str, ordered: list[str]) -> list[str]:
+    def _listed(self, client, parent: str, ordered: list[str]) -> list[tuple[str, str]]:
         """The prefixes of `ordered` (directly under `parent`, sorted by their UTF-8
-        bytes, the order in which S3 lists keys) holding a manifest, listing only the
-        keys between the first and the last of them."""
+        bytes, the order in which S3 lists keys) holding a manifest, with its ETag,
+        listing only the keys between the first and the last of them."""
         wanted = {f"{prefix}/manifest.json": prefix for prefix in ordered}
         last = f"{ordered[-1]}/manifest.json".encode("utf-8")
         found = []
@@ -126,7 +130,7 @@ class S3ProgressChecker:
             for item in page.get("Contents", ()):
                 key = item["Key"]
                 if key in wanted:
-                    found.append(wanted[key])
+                    found.append((wanted[key], item.get("ETag", "")))
                 if key.encode("utf-8") >= last:
                     return found
             if not page.get("IsTruncated"):

@@ -18,6 +18,7 @@ from .._handles import NativeHandle
 from ..io.json import dumps_json, loads_json
 from ..io.xarray import load_xarray_from_bytes, save_xarray_to_bytes
 from .base import check_read_mode, compute_prefix, validate_filename
+from .cache_rule import entry_of, node_state
 
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
@@ -62,6 +63,27 @@ def is_missing(exc: Exception) -> bool:
     return isinstance(response, dict) and response.get("Error", {}).get("Code") in _MISSING
 
 
+def read_manifest(s3, bucket: str, prefix: str) -> Optional[tuple[str, bytes]]:
+    """(ETag, bytes) of a node's manifest, or None when it has none."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=f"{prefix}/manifest.json")
+    except Exception as exc:
+        if is_missing(exc):
+            return None
+        raise
+    return response.get("ETag", ""), response["Body"].read()
+
+
+def read_object(s3, bucket: str, key: str) -> Optional[bytes]:
+    """An object's bytes, or None when it is absent."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as exc:
+        if is_missing(exc):
+            return None
+        raise
+
+
 class S3StorageBackend:
     """A node's files at ``s3://{bucket}/{storage_prefix}/{name}``.
 
@@ -71,6 +93,11 @@ class S3StorageBackend:
     every file it lists and records each one's size and SHA-256. `allowed_outputs`
     (keyword only) restricts the names a task may write; an empty set makes the storage
     read-only, as a dependency's is.
+
+    `inputs` (keyword only; the manifest's ``inputs`` form, see storage/remote_cache.py)
+    are the node's current inputs: the manifest then records them, and is_cached()
+    applies the core's stale-input check to the stored manifest. Without them the
+    manifest records none and is_cached() is muflow's presence check.
     """
 
     def __init__(
@@ -83,6 +110,7 @@ class S3StorageBackend:
         identity_keys: list[str] = None,
         *,
         allowed_outputs: Optional[set[str]] = None,
+        inputs: Optional[dict] = None,
     ):
         self._prefix = storage_prefix if hash_dict is None else compute_prefix(hash_dict, base_prefix, identity_keys)
         self._bucket = bucket
@@ -94,6 +122,12 @@ class S3StorageBackend:
         handle = c_void_p()
         _ffi.check(_ffi.mf_ledger_new(byref(handle), flags, allowed))
         self._ledger = _NativeLedger(handle)
+        self._inputs = inputs
+        #: Set by is_cached(): the stored manifest recorded other inputs.
+        self.stale = False
+        #: Set by is_cached() (found current) and write_manifest(): the manifest's
+        #: (ETag, outputs_sha256, inputs_sha256), for the run's record.
+        self.manifest_entry = None
 
     @property
     def storage_prefix(self) -> str:
@@ -173,12 +207,24 @@ class S3StorageBackend:
     # -- Node state -------------------------------------------------------------------
 
     def is_cached(self) -> bool:
-        """True when manifest.json exists (one HEAD request; muflow's rule)."""
-        return self.exists("manifest.json")
+        """True when manifest.json exists (one HEAD request; muflow's rule); with the
+        node's `inputs`, when it exists and the core finds it current (one GET)."""
+        if self._inputs is None:
+            return self.exists("manifest.json")
+        found = read_manifest(self._s3, self._bucket, self._prefix)
+        state = node_state(found[1] if found else None, self._inputs)
+        self.stale = state == _ffi.NODE_STALE
+        if state == _ffi.NODE_CURRENT:
+            self.manifest_entry = entry_of(*found)
+        return state == _ffi.NODE_CURRENT
 
     def write_manifest(self) -> None:
-        """Stores manifest.json, listing every file stored through this backend; call it
-        after they are all stored (put_object returns once an object is durable)."""
-        body = _ffi.call_returning_bytes(_ffi.mf_ledger_manifest, self._ledger)
-        self._s3.put_object(Bucket=self._bucket, Key=self._key("manifest.json"), Body=body,
-                            ContentType="application/json")
+        """Stores manifest.json, listing every file stored through this backend (and the
+        node's inputs, when given); call it after they are all stored (put_object
+        returns once an object is durable)."""
+        inputs = None if self._inputs is None else json.dumps(self._inputs).encode("utf-8", "surrogatepass")
+        body = _ffi.call_returning_bytes(_ffi.mf_ledger_manifest, self._ledger, inputs)
+        response = self._s3.put_object(Bucket=self._bucket, Key=self._key("manifest.json"), Body=body,
+                                       ContentType="application/json")
+        if self._inputs is not None:
+            self.manifest_entry = entry_of((response or {}).get("ETag", ""), body)
