@@ -92,8 +92,9 @@ def main() -> int:
     doc = ROOT / "ARCHITECTURE.md"
     if args.write:
         text = doc.read_text(encoding="utf-8")
-        old = documented_table(text)
-        doc.write_text(text.replace(old, current, 1), encoding="utf-8")
+        documented_table(text)  # fails when the block is missing
+        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+        doc.write_text(f"{text[:start]}\n{current}\n{text[end:]}", encoding="utf-8")
     elif args.check:
         if documented_table(doc.read_text(encoding="utf-8")) != current:
             print("ARCHITECTURE.md's module table is out of date; run python tools/architecture_map.py --write",

@@ -8,6 +8,7 @@ Plans of more than COLLAPSE_THRESHOLD nodes are drawn with one box per step and 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Optional
@@ -82,8 +83,6 @@ def node_infos(plan) -> list[NodeInfo]:
 def node_states(infos: list[NodeInfo]) -> dict[str, str]:
     """COMPLETE (a valid manifest.json), FAILED (error.json and no manifest) or PENDING,
     by node key, for nodes on local storage."""
-    import os
-
     done = LocalProgressChecker().completed_prefixes([info.storage_prefix for info in infos])
     states = {}
     for info in infos:
@@ -99,8 +98,6 @@ def node_states(infos: list[NodeInfo]) -> dict[str, str]:
 def _levels(plan) -> dict[str, int]:
     """Each node key's topological level, as the core decides it (mf_plan_levels); a
     plan of another library is read into a native one first."""
-    from ..plan import TaskPlan
-
     if not isinstance(plan, TaskPlan):
         if not callable(getattr(plan, "to_json", None)):
             raise TypeError(f"a collapsed graph needs a TaskPlan (or a plan with to_json()), not {type(plan).__name__}")

@@ -59,7 +59,8 @@ class S3ManifestRecords:
     """The digests of a plan's manifests in a bucket: listed with their ETags, looked up
     in the record object at `key` (and in `extra` entries, such as a Celery run's), and
     read only where neither knows the ETag. The record is rewritten when manifests were
-    read."""
+    read. test_remote_cache.py keeps this path in agreement with reading every
+    manifest."""
 
     def __init__(self, bucket: str, s3_client, key: str):
         self._bucket = bucket
