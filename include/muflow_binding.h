@@ -89,11 +89,11 @@ typedef struct mf_plan_json mf_plan_json;
 mf_status mf_plan_json_layout(mf_plan_json **out, size_t *out_len, int *out_ascii,
                               const mf_plan *plan);
 
-/** Writes the laid-out JSON to `dest`, which holds at least `out_len` bytes (no NUL
- *  is added). A destination of several megabytes may be advised to the kernel as
- *  huge-page memory (madvise), which only speeds up its first touch. Immutable: may
- *  run concurrently on one layout. */
-void mf_plan_json_write(const mf_plan_json *layout, char *dest);
+/** Writes the laid-out JSON to `out`, which holds at least `out_len` bytes (no NUL is
+ *  added). A destination of several megabytes may be advised to the kernel as huge-page
+ *  memory (madvise), which only speeds up its first touch. Immutable: may run
+ *  concurrently on one layout. NULL for either does nothing. */
+void mf_plan_json_write(char *out, const mf_plan_json *layout);
 
 /** Releases a layout. NULL is accepted. */
 void mf_plan_json_free(mf_plan_json *layout);

@@ -89,7 +89,7 @@ public func mf_plan_json_layout(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ 
 }
 
 @c @implementation
-public func mf_plan_json_write(_ layout: OpaquePointer?, _ destination: UnsafeMutablePointer<CChar>?) {
+public func mf_plan_json_write(_ destination: UnsafeMutablePointer<CChar>?, _ layout: OpaquePointer?) {
     guard let layout, let destination else { return }
     let text = object(layout, as: PlanJSONHandle.self).text
     adviseHugePages(UnsafeMutableRawPointer(destination), count: text.count)

@@ -540,9 +540,9 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_plan_json_layout", "plan", mf_plan_json_layout(&handle, &size, &ascii, nil))
         XCTAssertEqual(mf_plan_json_layout(&handle, &size, &ascii, plan), MF_OK)
         var written = [CChar](repeating: 0, count: size + 1)
-        acceptsNull("mf_plan_json_write", "layout", { mf_plan_json_write(nil, &written); return written.allSatisfy { $0 == 0 } }())
-        acceptsNull("mf_plan_json_write", "dest", { mf_plan_json_write(handle, nil); return true }())
-        mf_plan_json_write(handle, &written)
+        acceptsNull("mf_plan_json_write", "layout", { mf_plan_json_write(&written, nil); return written.allSatisfy { $0 == 0 } }())
+        acceptsNull("mf_plan_json_write", "out", { mf_plan_json_write(nil, handle); return true }())
+        mf_plan_json_write(&written, handle)
         XCTAssertTrue(String(cString: written).hasPrefix("{\"nodes\""))
         mf_plan_json_free(handle)
         handle = nil

@@ -74,7 +74,7 @@ final class PlanABITests: XCTestCase {
         XCTAssertEqual(ascii, 1)
         var written = [UInt8](repeating: 0, count: length)
         written.withUnsafeMutableBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { mf_plan_json_write(layout, $0.baseAddress) }
+            buffer.withMemoryRebound(to: CChar.self) { mf_plan_json_write($0.baseAddress, layout) }
         }
         mf_plan_json_free(layout)
         XCTAssertEqual(String(decoding: written, as: UTF8.self), Self.mlExpected)

@@ -393,10 +393,10 @@ class TaskPlan:
         try:
             target = _text.new_ascii(length.value) if ascii.value else None
             if target is not None:
-                _ffi.mf_plan_json_write(layout, target[1])
+                _ffi.mf_plan_json_write(target[1], layout)
                 return target[0]
             buffer = ctypes.create_string_buffer(length.value)
-            _ffi.mf_plan_json_write(layout, buffer)
+            _ffi.mf_plan_json_write(buffer, layout)
             return buffer.raw.decode("utf-8")
         finally:
             _ffi.mf_plan_json_free(layout)

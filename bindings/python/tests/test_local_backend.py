@@ -292,3 +292,22 @@ def test_deleted_outputs_state_differs_from_muflow(tmp_path, tasks):
     for prefix in ours.node_prefixes.values():
         os.remove(os.path.join(prefix, "manifest.json"))
     assert ours.get_state() == theirs.get_state()
+
+
+def test_a_node_whose_directory_cannot_be_made_fails_with_the_librarys_message(tmp_path, tasks):
+    """The run hands such a node out as failed (MF_EVENT_FAILED); its message is read
+    with mf_run_node_failure, so it names the node's own problem."""
+    tasks("t.a", _write)
+    tasks("t.b", _write)
+    plan = _pipeline(fan_out=2).build_plan("s", {}, base_prefix=str(tmp_path))
+    first = plan.nodes[next(iter(plan.nodes))]
+    os.makedirs(os.path.dirname(first.storage_prefix), exist_ok=True)
+    open(first.storage_prefix, "w").close()  # a file where the node's directory goes
+    failures = []
+    with pytest.raises(RuntimeError, match=r"Node t\.a failed: ") as raised:
+        mn.LocalBackend(str(tmp_path), workers=1).submit_plan(
+            plan, on_node_failure=lambda key, error: failures.append((key, error)))
+    assert [key for key, _ in failures] == [first.key]
+    message = failures[0][1]
+    assert first.storage_prefix in message or os.path.basename(first.storage_prefix) in message, message
+    assert message in str(raised.value)
