@@ -69,7 +69,9 @@
  *   nodes of one run; an mf_jobs_callback on the thread that called mf_pipeline_build;
  *   an mf_destroy_fn on whichever thread drops the last use of its user data.
  * - mf_last_error_message is per thread: concurrent callers never see each other's.
- * The binding tier's handles (muflow_binding.h) are immutable once made.
+ * - The binding tier's handles (muflow_binding.h): mf_plan_json and mf_node_pickler are
+ *   immutable once made; mf_ready_tracker is not locked, so the rule applies (one
+ *   thread at a time per tracker).
  */
 #ifndef MUFLOW_H
 #define MUFLOW_H

@@ -12,8 +12,8 @@
  * minor and patch included. A binding must ship with the exact library version it was
  * built for and check it when it loads the library: mf_version() must equal the
  * MF_VERSION_NUMBER the binding was built against (the Python package refuses to load
- * any other). The conventions and thread-safety rules of muflow.h apply; the handles
- * made here (mf_plan_json, mf_node_pickler) are immutable once made.
+ * any other). The conventions and thread-safety rules of muflow.h apply (its Thread
+ * safety section lists this tier's handles too).
  */
 #ifndef MUFLOW_BINDING_H
 #define MUFLOW_BINDING_H

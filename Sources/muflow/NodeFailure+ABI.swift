@@ -1,7 +1,7 @@
 import CMuflowHeader
 import MuflowCore
 
-// layers branch: the failed-node message and error.json, formatted by the core only
+// The failed-node message and error.json, formatted by the core only
 // (NodeFailure); the Python backends ask for them here.
 
 @c @implementation

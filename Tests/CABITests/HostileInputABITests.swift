@@ -483,7 +483,7 @@ final class HostileInputABITests: XCTestCase {
         refusesNull("mf_plan_ready_nodes", "out_json", mf_plan_ready_nodes(nil, plan, "[]"))
         refusesNull("mf_plan_ready_nodes", "plan", mf_plan_ready_nodes(&text, nil, "[]"))
         refusesNull("mf_plan_ready_nodes", "completed_json", mf_plan_ready_nodes(&text, plan, nil))
-        // rules branch: the ready tracker, write rules, prefix selection
+        // The ready tracker, write rules, prefix selection
         var tracker: OpaquePointer?
         refusesNull("mf_ready_tracker_new", "out", mf_ready_tracker_new(nil, plan))
         refusesNull("mf_ready_tracker_new", "plan", mf_ready_tracker_new(&tracker, nil))
@@ -628,7 +628,7 @@ final class HostileInputABITests: XCTestCase {
         XCTAssertEqual(mf_run_first_failure(&text, run), MF_OK)
         mf_string_free(text)
 
-        // Failed-node reports (layers branch): texts with their lengths.
+        // Failed-node reports: texts with their lengths.
         refusesNull("mf_node_failure_message", "out", mf_node_failure_message(nil, &size, "f", 1, "m", 1, nil, 0))
         refusesNull("mf_node_failure_message", "function", mf_node_failure_message(&text, &size, nil, 1, "m", 1, nil, 0))
         refusesNull("mf_node_failure_message", "message", mf_node_failure_message(&text, &size, "f", 1, nil, 1, nil, 0))
@@ -909,7 +909,7 @@ final class HostileInputABITests: XCTestCase {
         XCTAssertTrue(message().contains("no \u{FFFD}a"), message())
         mf_run_free(run)
 
-        // Failed-node reports (layers branch): lone surrogates pass, as Python's str holds them.
+        // Failed-node reports: lone surrogates pass, as Python's str holds them.
         for parameter in ["function", "message", "details"] {
             refusesBadUTF8("mf_node_failure_message", parameter, mentions: "\(parameter) is not valid UTF-8",
                            surrogate: MF_OK) { bad, n in

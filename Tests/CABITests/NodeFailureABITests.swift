@@ -1,7 +1,7 @@
 import CMuflowHeader
 import XCTest
 
-/// layers branch: the failed-node message and error.json, through muflow.h only.
+/// The failed-node message and error.json, through the headers only.
 final class NodeFailureABITests: XCTestCase {
     private func call(_ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, UnsafeMutablePointer<Int>) -> mf_status)
         -> (mf_status, [UInt8]?) {

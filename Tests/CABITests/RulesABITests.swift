@@ -1,7 +1,7 @@
 import CMuflowHeader
 import XCTest
 
-/// The rules branch's functions through muflow.h only: the ready tracker and the
+/// The binding tier's rule functions through the headers only: the ready tracker and the
 /// write rules.
 final class RulesABITests: XCTestCase {
     private func message() -> String { String(cString: mf_last_error_message()) }

@@ -1,4 +1,4 @@
-/* The rules branch's functions through the C interface: the ready tracker driving
+/* The binding tier's rule functions through the C interface: the ready tracker driving
  * muflow's loop over a diamond, the write rules and the prefix selection, every
  * returned string freed. Run under valgrind by `make c-test`. */
 #include <muflow_binding.h>

@@ -53,6 +53,17 @@ struct Fingerprint: Hashable, Sendable, CustomStringConvertible {
 
     var hex: [UInt8] { withBytes { ContentPrefix.hex($0) } }
 
+    /// Appends `fingerprint` as a JSON string of its hex digits, or `null` when it is nil.
+    static func appendJSON(_ fingerprint: Fingerprint?, to out: inout [UInt8]) {
+        guard let fingerprint else {
+            out += "null".utf8
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        out += fingerprint.hex
+        out.append(UInt8(ascii: "\""))
+    }
+
     var description: String { String(decoding: hex, as: UTF8.self) }
 }
 
@@ -152,13 +163,7 @@ struct NodeInputs: Sendable, Equatable {
             out += #": {"prefix": "#.utf8
             PythonJSON.appendString(prefixes[i], to: &out)
             out += #", "\#(ManifestDigests.outputsKey)": "#.utf8
-            if let fingerprint = outputs[i] {
-                out.append(UInt8(ascii: "\""))
-                out += fingerprint.hex
-                out.append(UInt8(ascii: "\""))
-            } else {
-                out += "null".utf8
-            }
+            Fingerprint.appendJSON(outputs[i], to: &out)
             out.append(UInt8(ascii: "}"))
         }
         out += "\n  }".utf8

@@ -144,13 +144,7 @@ public enum RemoteCacheCheck {
         var out: [UInt8] = Array(#"{"\#(ManifestDigests.outputsKey)": ""#.utf8)
         out += digests.outputs.hex
         out += #"", "\#(ManifestDigests.inputsDigestKey)": "#.utf8
-        if let inputs = digests.inputs {
-            out.append(UInt8(ascii: "\""))
-            out += inputs.hex
-            out.append(UInt8(ascii: "\""))
-        } else {
-            out += "null".utf8
-        }
+        Fingerprint.appendJSON(digests.inputs, to: &out)
         out.append(UInt8(ascii: "}"))
         return out
     }

@@ -335,7 +335,7 @@ def last_error_message() -> str:
     return ctypes.string_at(mf_last_error_message()).decode("utf-8", "replace")
 mf_storage_check_manifests = _declare("mf_storage_check_manifests", c_int, _out_string, c_char_p, c_int)
 
-# -- rules branch: rules decided by the core (readiness, write rules) ------------------
+# -- Rules decided by the core (readiness, write rules, prefix selection) --------------
 
 mf_ready_tracker_new = _declare("mf_ready_tracker_new", c_int, POINTER(c_void_p), c_void_p)
 mf_ready_tracker_free = _declare("mf_ready_tracker_free", None, c_void_p)
@@ -362,7 +362,7 @@ mf_filename_check_write = _declare("mf_filename_check_write", c_int, c_char_p, c
 mf_plan_ready_nodes = _declare("mf_plan_ready_nodes", c_int, _out_string, c_void_p, c_char_p)
 mf_prefix_selection = _declare("mf_prefix_selection", c_int, _out_string)
 
-# -- layers branch: failed nodes, reported in the core's words -------------------------
+# -- Failed nodes, reported in the core's words ---------------------------------------
 # (mf_node_failure_message, mf_node_error_record: texts with their lengths, bytes out)
 
 mf_node_failure_message = _declare(
@@ -374,7 +374,7 @@ mf_node_error_record = _declare(
     c_char_p, c_size_t
 )
 
-# -- remote branch: the stale-input check of remote backends (S3) ----------------------
+# -- The stale-input check of remote backends -----------------------------------------
 
 NODE_ABSENT = 0
 NODE_CURRENT = 1

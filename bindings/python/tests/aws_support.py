@@ -21,7 +21,10 @@ import os
 import threading
 import time
 import urllib.request
+import uuid
 import zipfile
+
+import pytest
 
 REGION = "us-east-1"
 CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -77,6 +80,26 @@ class MotoServer:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+
+
+# Fixtures for a test module that uses S3 alone: import them by name (server, s3, bucket).
+@pytest.fixture(scope="module")
+def server():
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(server):
+    return server.client("s3")
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"b-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
 
 
 def make_lambda_function(server: MotoServer, name: str = "muflow-worker") -> tuple[str, str]:

@@ -4,7 +4,6 @@ each manifest's ETag, and the core's states of a plan's nodes. A record that is
 absent, unreadable or outdated costs reads, never a wrong answer."""
 
 import json
-import uuid
 
 import pytest
 
@@ -15,26 +14,7 @@ from muflow_native.storage.cache_rule import manifest_digests, node_inputs, node
 from muflow_native.storage.remote_cache import S3ManifestRecords, dependency_outputs, record_key
 from muflow_native.storage.s3 import S3StorageBackend
 
-from aws_support import MotoServer
-
-
-@pytest.fixture(scope="module")
-def server():
-    server = MotoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def s3(server):
-    return server.client("s3")
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"b-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
+from aws_support import bucket, s3, server  # noqa: F401 (fixtures)
 
 
 def chain_plan(n: int = 12):

@@ -3,7 +3,6 @@ caches shared with muflow 0.4.0 in both directions, and progress checks."""
 
 import hashlib
 import json
-import uuid
 
 import pytest
 
@@ -11,26 +10,7 @@ import muflow_native as mf
 from muflow_native.storage.progress import S3ProgressChecker, make_progress_checker
 from muflow_native.storage.s3 import S3StorageBackend
 
-from aws_support import MotoServer
-
-
-@pytest.fixture(scope="module")
-def server():
-    server = MotoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def s3(server):
-    return server.client("s3")
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"b-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
+from aws_support import bucket, s3, server  # noqa: F401 (fixtures)
 
 
 class CountingClient:
