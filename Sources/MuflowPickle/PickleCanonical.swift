@@ -72,10 +72,12 @@ public enum PickleCanonical {
     }
 
     /// A memo entry: a string by its raw input bytes and its text in `memoArena`, a
-    /// container by its text in `memoArena` (nil while the container is being built).
+    /// container by its text in `memoArena` (nil while the container is being built) and
+    /// its levels of nesting, counted the first time it is met again (a shared list met
+    /// in every element of a batch is scanned once, not once per element).
     private enum Memo {
         case string(raw: Range<Int>, text: Range<Int>)
-        case container(Range<Int>?)
+        case container(Range<Int>?, nesting: Int?)
         case scalar(Range<Int>)
         /// An element of a streamed root list: its text is not kept (a root list is
         /// long, and its elements are seldom met twice).
@@ -214,12 +216,14 @@ public enum PickleCanonical {
                 case .string(let raw, let text):
                     copy(text, of: memoArena, to: &arena)
                     return Item(text: start..<arena.count, raw: raw)
-                case .container(let text?):
+                case .container(let text?, let known):
                     // A shared container nests as deep again where it is met again.
-                    guard depth + nesting(of: text) <= maxDepth else { return nil }
+                    let levels = known ?? nesting(of: text)
+                    if known == nil { memo[Int(index)] = .container(text, nesting: levels) }
+                    guard depth + levels <= maxDepth else { return nil }
                     copy(text, of: memoArena, to: &arena)
                 case .scalar(let text): copy(text, of: memoArena, to: &arena)
-                case .container(nil), .notKept: return nil                 // being built, or not kept
+                case .container(nil, _), .notKept: return nil                 // being built, or not kept
                 }
             case 0x7D, 0x5D:                                               // EMPTY_DICT, EMPTY_LIST
                 // Deeper values go to the full reader, which does not recurse: four frames
@@ -232,7 +236,7 @@ public enum PickleCanonical {
                 } else if let slot {
                     let text = memoArena.count..<memoArena.count + (arena.count - start)
                     copy(start..<arena.count, of: arena, to: &memoArena)
-                    memo[slot] = .container(text)
+                    memo[slot] = .container(text, nesting: nil)
                 }
                 return Item(text: start..<arena.count)
             default:
@@ -292,7 +296,7 @@ public enum PickleCanonical {
                 failed = true
                 return nil
             }
-            memo.append(.container(nil))
+            memo.append(.container(nil, nesting: nil))
             return slot
         }
 
