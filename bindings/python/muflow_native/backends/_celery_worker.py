@@ -17,7 +17,7 @@ from .._node_run import failure_message
 from ..context.task import TaskContext
 from ..executor import ExecutionPayload, execute_task
 from ..registry import TaskEntry
-from ..storage.cache_rule import entry_of, node_inputs
+from ..storage.cache_rule import dependency_outputs_read, node_inputs
 from ..storage.remote_cache import dependency_outputs
 from ._celery_messages import _DEPENDENTS, _INDEX, _RECHECK, _RUN, _SENTINEL, _STORAGE, send_nodes
 from ._celery_runs import RunStore
@@ -91,14 +91,8 @@ class NodeRunner:
         known = self.runs.outputs_of(run_id, prefixes) if run_id is not None and prefixes else {}
         if storage.kind == "s3":
             return node_inputs(access_map, dependency_outputs(storage.s3_client(), storage.location, prefixes, known))
-        outputs = {}
-        for prefix in prefixes:
-            entry = known.get(prefix)
-            if entry is None:
-                found = storage.manifest(prefix)
-                entry = entry_of(*found) if found is not None else None
-            outputs[prefix] = entry[1] if entry is not None else None
-        return node_inputs(access_map, outputs)
+        return node_inputs(access_map, dependency_outputs_read(
+            prefixes, known, lambda missing: [storage.manifest(p) for p in missing]))
 
     def _finished(self, run_id: str, index: int, dependents: list[int], storage: CeleryStorage) -> None:
         complete, ready = self.runs.finish_node(run_id, index, dependents)

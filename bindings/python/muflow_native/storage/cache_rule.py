@@ -41,6 +41,24 @@ def plan_states(native_plan, digests: dict) -> list:
     return json.loads(_ffi.call_returning_string(_ffi.mf_plan_cache_states, native_plan, text))
 
 
+def dependency_outputs_read(prefixes, known: Optional[dict], read_manifests) -> dict:
+    """Each dependency prefix's outputs fingerprint (None: no manifest): from `known`
+    (prefix -> Entry, e.g. what a run recorded in Redis), else from its manifest, read
+    by `read_manifests(prefixes)` (a list of (ETag, bytes) or None, in order)."""
+    known = known or {}
+    outputs, missing = {}, []
+    for prefix in dict.fromkeys(prefixes):
+        entry = known.get(prefix)
+        if entry is not None:
+            outputs[prefix] = entry[1]
+        else:
+            missing.append(prefix)
+    for prefix, found in zip(missing, read_manifests(missing) if missing else ()):
+        entry = entry_of(*found) if found is not None else None
+        outputs[prefix] = entry[1] if entry is not None else None
+    return outputs
+
+
 def node_inputs(access_map: dict, outputs: dict) -> dict:
     """A node's inputs in the manifest's form, from its access map (in the plan's
     order) and each dependency prefix's outputs fingerprint (None: no manifest)."""

@@ -21,7 +21,7 @@ import hashlib
 import json
 from typing import Iterable, Optional
 
-from .cache_rule import decode_entry, encode_entry, entry_of
+from .cache_rule import decode_entry, dependency_outputs_read, encode_entry, entry_of
 from .progress import S3ProgressChecker
 from .s3 import read_manifest, read_object
 
@@ -29,18 +29,8 @@ from .s3 import read_manifest, read_object
 def dependency_outputs(s3, bucket: str, prefixes: Iterable[str], known: Optional[dict] = None) -> dict:
     """Each dependency prefix's outputs fingerprint (None: no manifest): from `known`
     (prefix -> Entry, e.g. what a run recorded in Redis), else read from its manifest."""
-    known = known or {}
-    outputs, missing = {}, []
-    for prefix in dict.fromkeys(prefixes):
-        entry = known.get(prefix)
-        if entry is not None:
-            outputs[prefix] = entry[1]
-        else:
-            missing.append(prefix)
-    for prefix, found in zip(missing, _map(lambda p: read_manifest(s3, bucket, p), missing)):
-        entry = entry_of(*found) if found is not None else None
-        outputs[prefix] = entry[1] if entry is not None else None
-    return outputs
+    return dependency_outputs_read(prefixes, known,
+                                   lambda missing: _map(lambda p: read_manifest(s3, bucket, p), missing))
 
 
 def _map(function, items: list) -> list:
