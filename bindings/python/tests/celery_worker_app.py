@@ -23,6 +23,14 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     result_expires=3600,
 )
+if os.environ.get("MUFLOW_TEST_ACKS_LATE"):
+    # A message is acknowledged once its task returns; one still unacknowledged 3 s after
+    # its delivery (its worker died) goes back to its queue, checked every second. The
+    # lock of that check expires after 2 s, not kombu's 5 minutes, for a worker killed
+    # while holding it.
+    app.conf.update(task_acks_late=True, task_reject_on_worker_lost=True, broker_transport_options={
+        "visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": 2})
 
 
 def where(storage) -> str:

@@ -112,11 +112,6 @@ def store(request, tmp_path, moto_server):
     return Bucket(moto_server.client("s3"), f"celery-test-{next(_buckets)}")
 
 
-@pytest.fixture
-def local_store(tmp_path):
-    return SharedDirectory(tmp_path / "shared")
-
-
 @pytest.fixture(scope="module")
 def redis_server():
     server = RedisServer()
@@ -386,11 +381,11 @@ def probe(redis_server):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_state_from_another_process(worker, app, spawn, local_store, tmp_path, run_log, probe, mode):
+def test_state_from_another_process(worker, app, spawn, store, tmp_path, run_log, probe, mode):
     """Nodes of queue "isolated" wait for a worker of their own: pending, then running,
     then success; a failing plan; a cancelled plan, whose nodes never run."""
     plan = slow_pipeline().build_plan("subject:1", {"seconds": 1.5})
-    backend = local_store.backend(app, mode)
+    backend = store.backend(app, mode)
     handle = backend.submit_plan(plan)
     time.sleep(0.5)
     assert probe(handle) == "pending"
@@ -415,13 +410,13 @@ def test_state_from_another_process(worker, app, spawn, local_store, tmp_path, r
     assert probe(cancelled) == "pending"
     assert probe(cancelled, "cancel") == "cancelled"
     assert probe(cancelled) == "failure"
-    before = executions(run_log, local_store)
+    before = executions(run_log, store)
     isolated = spawn(queues="isolated")
     try:
         time.sleep(1.0)
     finally:
         isolated.stop()
-    assert executions(run_log, local_store) == before
+    assert executions(run_log, store) == before
     assert cancelled.get_state() == "failure"
 
 
@@ -439,50 +434,89 @@ def worker_pool(worker) -> str:
 # -- Crashes and restarts ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_worker_killed_mid_plan_then_resubmitted(worker, app, spawn, local_store, run_log, mode):
-    """A worker of queue "isolated" is killed with SIGKILL while nodes run; the plan
-    submitted again completes on a new worker, and no node that had finished runs
-    again."""
-    plan = Pipeline(name="ct.killed", steps={
+def killed_plan():
+    return Pipeline(name="ct.killed", steps={
         "each": ForEach(task="celery_test.record_slowly", over=lambda s, k: [{"i": i, "seconds": 0.4} for i in range(8)]),
         "join": Step(task="celery_test.record_slowly", after=["each"]),
     }).build_plan("subject:1", {})
-    backend = local_store.backend(app, mode)
-    first = spawn(queues="isolated")
+
+
+def kill_mid_plan(backend, store, spawn, plan, **worker_options):
+    """Submits `plan` to a worker of queue "isolated", killed with SIGKILL in the middle
+    of its next tasks once three of its nodes are complete: (the handle, the nodes
+    complete then, their manifests' stamps).
+
+    Not in the instant after a node ends: kombu's Redis transport then takes the next
+    message (BRPOP) before recording it as unacknowledged, and a kill between the two
+    loses that message, which acks_late cannot bring back (a resubmission does)."""
+    first = spawn(queues="isolated", **worker_options)
     handle = backend.submit_plan(plan)
     deadline = time.monotonic() + 60
-    while sum(manifests(local_store, handle).values()) < 3 and time.monotonic() < deadline:
+    while sum(manifests(store, handle).values()) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
+    time.sleep(0.15)  # the tasks take 0.4 s
     first.kill()
-    done_before = {key for key, done in manifests(local_store, handle).items() if done}
+    done_before = {key for key, done in manifests(store, handle).items() if done}
     assert 3 <= len(done_before) < len(plan.nodes)
-    stamps = {key: local_store.stamp(handle.node_prefixes[key], "manifest.json") for key in done_before}
+    return handle, done_before, {key: store.stamp(handle.node_prefixes[key], "manifest.json") for key in done_before}
 
-    again = backend.submit_plan(plan)
-    assert handle.get_state() == "failure"  # superseded by the new run
-    second = spawn(queues="isolated")
+
+def ended_on_new_worker(spawn, handle, **worker_options) -> str:
+    """The state the plan of `handle` ends in, served by a new worker of queue "isolated"."""
+    worker = spawn(queues="isolated", **worker_options)
     try:
-        assert wait_ended(again) == "success"
+        return wait_ended(handle)
     finally:
-        second.stop()
-    assert all(manifests(local_store, again).values())
+        worker.stop()
+
+
+def assert_completed_once(store, run_log, plan, handle, done_before, stamps):
+    """Every node complete; those complete before the kill untouched and run once; the
+    others run at most once more than the attempt that was killed."""
+    assert all(manifests(store, handle).values())
     for key in done_before:
-        assert local_store.stamp(again.node_prefixes[key], "manifest.json") == stamps[key]
-    ran = executions(run_log, local_store)
-    for key, prefix in again.node_prefixes.items():
-        count = ran.count(local_store.where(prefix))
+        assert store.stamp(handle.node_prefixes[key], "manifest.json") == stamps[key]
+    ran = executions(run_log, store)
+    for key, prefix in handle.node_prefixes.items():
+        count = ran.count(store.where(prefix))
         if key in done_before:
             assert count == 1, key
         elif plan.nodes[key].function == "celery_test.record_slowly":
-            assert 1 <= count <= 2, key  # at most once more than the attempt that was killed
+            assert 1 <= count <= 2, key
         if plan.nodes[key].function == "celery_test.record_slowly":
-            assert json.loads(local_store.read(prefix, "value.json"))["kwargs"] == plan.nodes[key].kwargs
+            assert json.loads(store.read(prefix, "value.json"))["kwargs"] == plan.nodes[key].kwargs
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_redis_restarted_between_plans(worker, app, redis_server, tmp_path, mode):
-    backend = mf.CeleryBackend(app, shared_directory=str(tmp_path), mode=mode)
+def test_worker_killed_mid_plan_then_resubmitted(worker, app, spawn, store, run_log, mode):
+    """The plan submitted again after the kill completes on a new worker."""
+    plan = killed_plan()
+    backend = store.backend(app, mode)
+    handle, done_before, stamps = kill_mid_plan(backend, store, spawn, plan)
+
+    again = backend.submit_plan(plan)
+    assert handle.get_state() == "failure"  # superseded by the new run
+    assert ended_on_new_worker(spawn, again) == "success"
+    assert_completed_once(store, run_log, plan, again, done_before, stamps)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_worker_killed_mid_plan_then_redelivered_with_acks_late(worker, app, spawn, store, run_log, mode):
+    """With acks_late, the messages the killed worker held go back to the queue (after
+    the visibility timeout, 3 s here): a new worker completes the same run, with no
+    resubmission."""
+    plan = killed_plan()
+    backend = store.backend(app, mode)
+    acks_late = {"extra_env": {"MUFLOW_TEST_ACKS_LATE": "1"}}
+    handle, done_before, stamps = kill_mid_plan(backend, store, spawn, plan, **acks_late)
+    assert handle.get_state() == "running"
+    assert ended_on_new_worker(spawn, handle, **acks_late) == "success"
+    assert_completed_once(store, run_log, plan, handle, done_before, stamps)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_redis_restarted_between_plans(worker, app, redis_server, store, mode):
+    backend = store.backend(app, mode)
     first = backend.submit_plan(single_pipeline().build_plan("subject:1", {"restart": mode}))
     assert wait_ended(first) == "success"
     redis_server.restart()
@@ -497,7 +531,7 @@ def test_redis_restarted_between_plans(worker, app, redis_server, tmp_path, mode
                 raise
             time.sleep(0.2)
     assert wait_ended(second) == "success"
-    assert all(manifests(SharedDirectory(tmp_path), second).values())
+    assert all(manifests(store, second).values())
 
 
 def test_a_mixed_fleet_of_muflow_and_native_workers_runs_level_mode(worker, app, spawn, moto_server):

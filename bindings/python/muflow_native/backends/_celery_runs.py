@@ -31,15 +31,24 @@ from typing import Optional
 
 from ..storage.cache_rule import decode_entry, encode_entry
 
-# Node finished: count it once (a redelivered message finds its bit set), decrement
-# the counters of its dependents that run in this plan, and return
+# Node finished: record what the worker learnt of it (its manifest's entry; stale, counted
+# once), count it once (a redelivered message finds its bit set), decrement the
+# counters of its dependents that run in this plan, and return
 # [finished?, messages of the dependents that reached zero...]; [-1] once the run is
-# no longer running.
+# no longer running. ARGV: index, prefix, entry or '', '1' if stale, ttl, dependents...
 _FINISH_NODE = """
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[6], ARGV[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[6], ARGV[5])
+end
 if redis.call('GET', KEYS[1]) ~= 'running' then return {-1} end
 if redis.call('SETBIT', KEYS[2], ARGV[1], 1) == 1 then return {0} end
+if ARGV[4] == '1' then
+  redis.call('INCR', KEYS[7])
+  redis.call('EXPIRE', KEYS[7], ARGV[5])
+end
 local out = {0}
-for i = 2, #ARGV do
+for i = 6, #ARGV do
   local d = ARGV[i]
   if redis.call('HEXISTS', KEYS[3], d) == 1 and redis.call('HINCRBY', KEYS[3], d, -1) == 0 then
     table.insert(out, redis.call('HGET', KEYS[4], d))
@@ -165,14 +174,17 @@ class RunStore:
             self._app.backend.mark_as_started(run_id)
         return True
 
-    def finish_node(self, run_id: str, index: int, dependents: list[int]) -> tuple[bool, list[dict]]:
-        """Counts a node as finished: (whether the run is now complete, the messages of
+    def finish_node(self, run_id: str, index: int, dependents: list[int], prefix: str = "",
+                    entry: Optional[tuple] = None, stale: bool = False) -> tuple[bool, list[dict]]:
+        """Counts a node as finished, with what its worker learnt of it (see
+        record_node), in one call: (whether the run is now complete, the messages of
         the dependents that are now ready)."""
         key = self.key
         out = self._finish(
             keys=[key(run_id, "status"), key(run_id, "done"), key(run_id, "waiting"), key(run_id, "nodes"),
-                  key(run_id, "left")],
-            args=[index, *dependents],
+                  key(run_id, "left"), key(run_id, "outputs"), key(run_id, "stale")],
+            args=[index, prefix, encode_entry(entry) if entry is not None else "", "1" if stale else "0", self.ttl,
+                  *dependents],
         )
         if out[0] == -1:
             return False, []
@@ -198,7 +210,8 @@ class RunStore:
         return {p: e for p, e in entries if e is not None}
 
     def record_node(self, run_id: str, prefix: str, entry: Optional[tuple], stale: bool) -> None:
-        """What a worker learnt of a node: its manifest's entry, and that it was stale."""
+        """What a worker learnt of a node of a level-mode run: its manifest's entry,
+        and that it was stale (dependency mode passes them to finish_node)."""
         if entry is None and not stale:
             return
         pipe = self.redis.pipeline(transaction=False)

@@ -13,23 +13,9 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from .. import _ffi
-from ..storage.cache_rule import entry_of, node_state
 from ..storage.local import LocalStorageBackend
 from ..storage.progress import S3ProgressChecker, make_progress_checker
 from ..storage.s3 import S3StorageBackend, default_s3_client
-
-
-_clients: dict[int, object] = {}
-
-
-def _s3_client():
-    """One boto3 client per process (thread-safe; a new one costs milliseconds), made
-    after a prefork worker's fork."""
-    client = _clients.get(os.getpid())
-    if client is None:
-        client = _clients[os.getpid()] = default_s3_client()
-    return client
 
 
 @dataclass(frozen=True)
@@ -88,16 +74,18 @@ class CeleryStorage:
 
     def _open(self, prefix: str, writable: bool, inputs: Optional[dict] = None):
         if self.kind == "local":
-            storage = LocalStorageBackend.within(self.location, prefix, allowed_outputs=None if writable else set())
-            return storage if inputs is None else SharedNodeStorage(storage, inputs)
-        return S3StorageBackend(prefix, self.location, s3_client=_s3_client(),
+            return LocalStorageBackend.within(self.location, prefix, allowed_outputs=None if writable else set(),
+                                              inputs=inputs)
+        return S3StorageBackend(prefix, self.location, s3_client=default_s3_client(),
                                 allowed_outputs=None if writable else set(), inputs=inputs)
 
     def progress_checker(self):
         return make_progress_checker(self.kind, self.handle_config)
 
     def s3_client(self):
-        return _s3_client()
+        """The client that lists and reads manifests (a timestamp stays text: listings
+        of a thousand keys are not parsed for dates nobody reads)."""
+        return default_s3_client(parse_timestamps=False)
 
     def manifest(self, prefix: str) -> Optional[tuple[str, bytes]]:
         """("", bytes) of the manifest of the node at `prefix` in a shared directory, or
@@ -111,34 +99,5 @@ class CeleryStorage:
     def completed(self, prefixes: list[str]) -> set[str]:
         """The prefixes whose node is complete (cached)."""
         if self.kind == "s3":
-            return S3ProgressChecker(self.location, s3_client=_s3_client()).completed_prefixes(prefixes)
+            return S3ProgressChecker(self.location).completed_prefixes(prefixes)
         return self.progress_checker().completed_prefixes(prefixes)
-
-
-class SharedNodeStorage:
-    """A node's storage in a shared directory that records its inputs in its manifest
-    and whose cache check is the core's stale-input check (mf_node_cache_state)."""
-
-    def __init__(self, storage, inputs: dict):
-        self._storage = storage
-        self._inputs = inputs
-        self.stale = False
-        self.manifest_entry = None
-
-    def is_cached(self) -> bool:
-        if not self._storage.is_cached():  # absent, or torn (a file of another size)
-            return False
-        body = (self._storage._path / "manifest.json").read_bytes()
-        state = node_state(body, self._inputs)
-        self.stale = state == _ffi.NODE_STALE
-        if state == _ffi.NODE_CURRENT:
-            self.manifest_entry = entry_of("", body)
-        return state == _ffi.NODE_CURRENT
-
-    def write_manifest(self) -> None:
-        text = json.dumps(self._inputs).encode("utf-8", "surrogatepass")
-        _ffi.check(_ffi.mf_storage_write_manifest_inputs(self._storage._native, text))
-        self.manifest_entry = entry_of("", (self._storage._path / "manifest.json").read_bytes())
-
-    def __getattr__(self, name):
-        return getattr(self._storage, name)

@@ -77,11 +77,12 @@ class NodeRunner:
         if not result.success:
             self._fail(run_id, failure_message(payload.task_name, result.error_message))
             raise RuntimeError(result.error_message)
-        if run_id is not None and inputs is not None:
-            self.runs.record_node(run_id, payload.storage_prefix, node_storage.manifest_entry,
-                                  getattr(request, _RECHECK, False) and node_storage.stale)
+        learnt = (payload.storage_prefix, node_storage.manifest_entry,
+                  getattr(request, _RECHECK, False) and node_storage.stale) if inputs is not None else ("", None, False)
         if run_id is not None and index is not None:
-            self._finished(run_id, index, getattr(request, _DEPENDENTS, None) or [], storage)
+            self._finished(run_id, index, getattr(request, _DEPENDENTS, None) or [], storage, learnt)
+        elif run_id is not None:
+            self.runs.record_node(run_id, *learnt)
         return {"node_key": node_key}
 
     def _inputs(self, storage: CeleryStorage, run_id: Optional[str], access_map: dict) -> Optional[dict]:
@@ -94,8 +95,9 @@ class NodeRunner:
         return node_inputs(access_map, dependency_outputs_read(
             prefixes, known, lambda missing: [storage.manifest(p) for p in missing]))
 
-    def _finished(self, run_id: str, index: int, dependents: list[int], storage: CeleryStorage) -> None:
-        complete, ready = self.runs.finish_node(run_id, index, dependents)
+    def _finished(self, run_id: str, index: int, dependents: list[int], storage: CeleryStorage,
+                  learnt: tuple) -> None:
+        complete, ready = self.runs.finish_node(run_id, index, dependents, *learnt)
         send_nodes(self._app, self._task_name, run_id, ready, storage.to_header(), storage.message_bucket)
         if complete:
             self._app.backend.mark_as_done(run_id, {"finished_by": index})

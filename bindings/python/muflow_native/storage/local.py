@@ -12,6 +12,7 @@ from .._handles import NativeHandle
 from ..io.json import dumps_json, loads_json
 from ..io.xarray import load_xarray_from_file, save_xarray_to_file
 from .base import check_read_mode, compute_prefix
+from .cache_rule import entry_of, node_state
 
 
 
@@ -32,6 +33,13 @@ class LocalStorageBackend:
     no name may reach outside the directory, through ``..`` or through a symlink.
     Set `durable` to sync every file to the disk before the manifest names it.
     """
+
+    _inputs: Optional[dict] = None
+    #: Set by is_cached(): the stored manifest recorded other inputs.
+    stale = False
+    #: With inputs, set by is_cached() (found current) and write_manifest(): the
+    #: manifest's ("", outputs_sha256, inputs_sha256), for a Celery run's record.
+    manifest_entry: Optional[tuple] = None
 
     def __init__(
         self,
@@ -56,10 +64,15 @@ class LocalStorageBackend:
         self._native = _NativeStorage(handle)
 
     @classmethod
-    def within(cls, base: Union[str, Path], prefix: str, allowed_outputs: set[str] = None) -> "LocalStorageBackend":
+    def within(cls, base: Union[str, Path], prefix: str, allowed_outputs: set[str] = None, *,
+               inputs: Optional[dict] = None) -> "LocalStorageBackend":
         """The directory `prefix` (a node's storage_prefix) under `base`, which the
-        prefix may not leave (see the class)."""
+        prefix may not leave (see the class). `inputs` (the manifest's ``inputs`` form,
+        see storage/remote_cache.py) are the node's current inputs: the manifest then
+        records them, and is_cached() applies the core's stale-input check to the
+        stored manifest, as S3StorageBackend's does."""
         storage = cls.__new__(cls)
+        storage._inputs = inputs
         storage._path = Path(base) / prefix
         storage._allowed_outputs = allowed_outputs
         flags, allowed = _flags(allowed_outputs, durable=False)
@@ -153,12 +166,28 @@ class LocalStorageBackend:
     # -- Node state -------------------------------------------------------------------
 
     def is_cached(self) -> bool:
-        """True when manifest.json exists and every file it records has its size."""
-        return bool(_ffi.mf_storage_is_cached(self._native, _ffi.CACHE_CHECK_SIZES))
+        """True when manifest.json exists and every file it records has its size; with
+        the node's `inputs`, when the core also finds the manifest current."""
+        if not _ffi.mf_storage_is_cached(self._native, _ffi.CACHE_CHECK_SIZES):
+            return False
+        if self._inputs is None:
+            return True
+        body = (self._path / "manifest.json").read_bytes()
+        state = node_state(body, self._inputs)
+        self.stale = state == _ffi.NODE_STALE
+        if state == _ffi.NODE_CURRENT:
+            self.manifest_entry = entry_of("", body)
+        return state == _ffi.NODE_CURRENT
 
     def write_manifest(self) -> None:
-        """Writes manifest.json atomically, after every file it lists."""
-        _ffi.check(_ffi.mf_storage_write_manifest(self._native))
+        """Writes manifest.json atomically, after every file it lists (and the node's
+        inputs, when given)."""
+        if self._inputs is None:
+            _ffi.check(_ffi.mf_storage_write_manifest(self._native))
+            return
+        text = json.dumps(self._inputs).encode("utf-8", "surrogatepass")
+        _ffi.check(_ffi.mf_storage_write_manifest_inputs(self._native, text))
+        self.manifest_entry = entry_of("", (self._path / "manifest.json").read_bytes())
 
 
 def _flags(allowed_outputs: Optional[set[str]], durable: bool) -> tuple[int, Optional[bytes]]:

@@ -62,8 +62,9 @@ class S3ProgressChecker:
 
     #: A parent holding at least this many of the prefixes is listed rather than probed.
     LIST_THRESHOLD = 8
-    #: Prefixes per listed key range.
-    RANGE_NODES = 250
+    #: Prefixes per listed key range: about a page of keys when a node holds two files
+    #: (on moto, 1,000 nodes listed in 0.53-0.71 s, against 0.69-0.97 s in ranges of 250).
+    RANGE_NODES = 500
     #: Keys asked per page for a range: a node holds a few files.
     KEYS_PER_NODE = 3
     #: Requests in flight at once.
