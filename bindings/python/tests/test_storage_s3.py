@@ -144,6 +144,28 @@ def test_caches_interchange_with_muflow(s3, bucket):
     assert TheirS3("by-native", bucket, s3).read_file("a.txt") == b"A"
 
 
+def test_default_client_sends_small_bodies_without_waiting_for_continue(server, bucket):
+    from muflow_native.storage import s3 as s3_storage
+
+    client = s3_storage.default_s3_client()
+    sent = []
+
+    def record(request, **_):
+        sent.append(request.headers.get("Expect"))
+
+    client.meta.events.register("before-send.s3.PutObject", record)  # after the client's own handler
+    try:
+        storage = S3StorageBackend("muflow/expect/a", bucket, client)
+        storage.save_file("small.bin", b"x" * 1000)
+        storage.save_file("large.bin", b"x" * s3_storage.HANDSHAKE_FROM)
+        storage.write_manifest()
+    finally:
+        client.meta.events.unregister("before-send.s3.PutObject", record)
+    assert sent == [None, b"100-continue", None]
+    assert S3StorageBackend("muflow/expect/a", bucket, client).read_file("large.bin") == b"x" * s3_storage.HANDSHAKE_FROM
+    assert S3StorageBackend("muflow/expect/a", bucket, client).is_cached()
+
+
 def test_is_cached_is_one_head_request(s3, bucket):
     client = CountingClient(s3)
     assert not S3StorageBackend("p", bucket, client).is_cached()
@@ -173,6 +195,45 @@ def test_progress_checker_lists_and_probes(s3, bucket):
     S3ProgressChecker(bucket, client).completed_prefixes(done + pending)
     assert client.calls.count("list_objects_v2") == 1 and client.calls.count("head_object") == 4
     assert checker.completed_prefixes([]) == set()
+
+
+class RecordingLister:
+    """An S3 client that keeps each listing page it returns."""
+
+    def __init__(self, client):
+        self._client = client
+        self.pages = []
+
+    def list_objects_v2(self, **request):
+        page = self._client.list_objects_v2(**request)
+        self.pages.append(page)
+        return page
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_progress_listing_returns_manifests_only_across_pages(server, s3, bucket, monkeypatch):
+    from muflow.storage.progress import S3ProgressChecker as TheirChecker
+
+    names = ["a", "context.json", "x-context.json", "manifest.json", "z"] + [f"n{i:02d}" for i in range(12)]
+    prefixes, done = [f"muflow/roll/{name}" for name in names], set()
+    for i, prefix in enumerate(prefixes):
+        storage = S3StorageBackend(prefix, bucket, s3)
+        storage.save_json("context.json", {"i": i}, allow_protected=True)
+        storage.save_file("out.txt", b"x")
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/context.json.bak", Body=b"x")
+        if i % 2 == 0:
+            storage.write_manifest()
+            done.add(prefix)
+    monkeypatch.setattr(S3ProgressChecker, "KEYS_PER_NODE", 1)  # pages of len(names) entries
+    client = RecordingLister(s3)
+    assert S3ProgressChecker(bucket, client).completed_prefixes(prefixes) == done
+    assert S3ProgressChecker(bucket, client).completed_prefixes(prefixes) == TheirChecker(bucket).completed_prefixes(prefixes)
+    listed = [item["Key"] for page in client.pages for item in page.get("Contents", ())]
+    assert len(client.pages) > 2
+    assert {f"{prefix}/manifest.json" for prefix in done} <= set(listed)
+    assert not [key for key in listed if "/context.json" in key[len("muflow/roll/"):]]
 
 
 def test_progress_checker_agrees_with_muflow(server, s3, bucket):

@@ -54,7 +54,20 @@ def default_s3_client(parse_timestamps: bool = True):
                 core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
                 session = boto3.Session(botocore_session=core)
             client = _clients[key] = (session or boto3).client("s3")
+            client.meta.events.register("before-send.s3.PutObject", _no_handshake_for_small_bodies)
         return client
+
+
+#: Bodies from this size on keep botocore's "Expect: 100-continue".
+HANDSHAKE_FROM = 1 << 20
+
+
+def _no_handshake_for_small_bodies(request, **_) -> None:
+    """botocore asks S3 for a "100 Continue" before sending any PutObject body, whatever
+    its size: for a small body (a manifest, a context.json), a round trip that spares
+    nothing. Measured on moto's server: 5.9 -> 4.5 ms a PUT."""
+    if int(request.headers.get("Content-Length") or HANDSHAKE_FROM) < HANDSHAKE_FROM:
+        request.headers.pop("Expect", None)
 
 
 def is_missing(exc: Exception) -> bool:
